@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# test.sh: runs every test: ctest (release build), ctest (ASan+UBSan build), then the
+# end-to-end suite (node --test) against the real binary, with a throwaway PostgreSQL.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+only=${1:-all}
+fail=0
+PGDIR=$(mktemp -d /tmp/irisx-pg.XXXXXX)
+chmod 755 "$PGDIR"
+PGPORT=$((20000 + RANDOM % 20000))
+cleanup() { scripts/pg-test.sh stop "$PGDIR" >/dev/null 2>&1 || true; rm -rf "$PGDIR"; }
+trap cleanup EXIT
+if scripts/pg-test.sh start "$PGDIR" "$PGPORT" > "$PGDIR/env" 2>"$PGDIR/start.log"; then
+  set -a; . "$PGDIR/env"; set +a
+  export IRISX_TEST_PG_DIR="$PGDIR" IRISX_TEST_PG_PORT="$PGPORT"
+else
+  echo "test: PostgreSQL did not start:"; cat "$PGDIR/start.log"; exit 1
+fi
+
+if [ "$only" = all ]; then
+  echo "== unit tests (release build)"
+  (cd build && ctest --output-on-failure) || fail=1
+  echo "== unit tests (ASan + UBSan build)"
+  (cd build-asan && ctest --output-on-failure) || fail=1
+fi
+echo "== end-to-end tests"
+(cd tests/e2e && { [ -d node_modules/twilio ] || npm install --no-audit --no-fund --loglevel=error; } \
+  && IRISX_BIN="$PWD/../../build/irisx" node --test --test-concurrency=4 --test-reporter=spec *.test.js) || fail=1
+exit $fail

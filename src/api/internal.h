@@ -1,0 +1,49 @@
+/* internal.h: helpers shared by the api handlers. Private to src/api. */
+#ifndef IRISX_API_INTERNAL_H
+#define IRISX_API_INTERNAL_H
+
+#include <string.h>
+
+#include "api.h"
+
+/* Row -> resource: drops omitted keys, *_us integers become *_at RFC 3339 strings, known
+   0/1 flags become booleans. Does not steal row. */
+json_t *present(json_t *row, const char *const *omit);
+json_t *present_tenant(json_t *row);
+json_t *present_user(json_t *row);
+json_t *present_key(json_t *row);
+json_t *present_audit(json_t *row);
+json_t *present_plain(json_t *row);
+
+/* Normalised e-mail (lower case, trimmed) into out; -EINVAL if not plausible. */
+int email_normalize(const char *in, char *out, size_t n);
+#define EMAIL_MAX 254
+
+/* Issues a session: session row + refresh token in tx, access token signed; sets
+   tokens (object with access_token, refresh_token, token_type, expires_in). */
+int issue_session(struct store_tx *tx, struct http_req *req, const char *tenant_id,
+		  const char *user_id, const char *role, json_t **ret_tokens);
+
+/* New refresh token in session sid plus a signed access token. */
+int issue_tokens(struct store_tx *tx, struct http_req *req, const char *tenant_id,
+		 const char *user_id, const char *role, const char *sid, json_t **ret_tokens);
+
+/* Path parameter i as an id with prefix, or NULL (caller answers 404). */
+const char *path_id(struct http_req *req, int i, const char *prefix);
+
+/* Answers 404 and returns 0. */
+int not_found(struct http_req *req);
+
+/* handlers */
+http_handler_fn h_healthz, h_readyz, h_metrics, h_openapi;
+http_handler_fn h_register, h_login, h_refresh, h_logout, h_me, h_change_password, h_reset_request,
+    h_reset_confirm, h_verify_email, h_verify_request;
+http_handler_fn h_tenant_get, h_tenant_patch;
+http_handler_fn h_users_list, h_users_create, h_users_get, h_users_patch;
+http_handler_fn h_keys_list, h_keys_create, h_keys_get, h_keys_revoke;
+http_handler_fn h_audit_list, h_admin_audit_list;
+http_handler_fn h_admin_tenants_list, h_admin_tenants_create, h_admin_tenants_get,
+    h_admin_tenants_suspend, h_admin_tenants_resume, h_admin_tenants_delete, h_admin_limits_get,
+    h_admin_limits_put, h_admin_outbox;
+
+#endif

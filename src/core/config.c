@@ -1,0 +1,216 @@
+/* config.c: settings kept as a table; defaults, then irisx.conf, then IRISX_* environment. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+
+enum ckind { C_STR, C_INT, C_BOOL };
+
+struct ckey {
+	const char *name;
+	enum ckind kind;
+	size_t off;
+	const char *def;
+	int min, max; /* C_INT bounds */
+	const char *help;
+};
+
+#define S(f) offsetof(struct config, f)
+static const struct ckey keys[] = {
+    {"http.listen", C_STR, S(http_listen), "127.0.0.1:8080", 0, 0,
+     "Address and port the API listens on (loopback by default)"},
+    {"http.max_connections", C_INT, S(http_max_connections), "4096", 16, 1000000,
+     "Concurrent connections accepted before new ones are refused"},
+    {"http.timeout_s", C_INT, S(http_timeout_s), "30", 1, 3600,
+     "Idle connection timeout; slow clients are cut off after it"},
+    {"http.max_header_bytes", C_INT, S(http_max_header_bytes), "16384", 4096, 1048576,
+     "Per-connection memory for the request line and headers"},
+    {"http.max_body_bytes", C_INT, S(http_max_body_bytes), "1048576", 1024, 67108864,
+     "Default request body limit (routes may set lower ones); larger bodies get 413"},
+    {"http.trust_proxy", C_BOOL, S(trust_proxy), "false", 0, 0,
+     "Take the client address from X-Forwarded-For (only behind a trusted proxy)"},
+    {"data_dir", C_STR, S(data_dir), "./var", 0, 0, "Directory for the SQLite database and files"},
+    {"database.url", C_STR, S(database_url), "", 0, 0,
+     "Empty: SQLite at data_dir/irisx.db; postgres://user@host:port/db for PostgreSQL"},
+    {"database.migrate_url", C_STR, S(database_migrate_url), "", 0, 0,
+     "PostgreSQL URL of the role that owns the tables and runs migrations (empty: database.url)"},
+    {"database.app_role", C_STR, S(database_app_role), "", 0, 0,
+     "PostgreSQL role the API connects as; migrations grant it data access (empty: none)"},
+    {"database.pool", C_INT, S(database_pool), "8", 1, 256, "Database connections in the pool"},
+    {"auth.jwt_issuer", C_STR, S(jwt_issuer), "irisx", 0, 0, "iss claim of access tokens"},
+    {"auth.jwt_audience", C_STR, S(jwt_audience), "irisx-api", 0, 0, "aud claim of access tokens"},
+    {"auth.access_ttl_s", C_INT, S(access_ttl_s), "900", 10, 86400, "Access token lifetime"},
+    {"auth.refresh_ttl_s", C_INT, S(refresh_ttl_s), "2592000", 60, 31536000,
+     "Refresh token lifetime"},
+    {"auth.argon2_t_cost", C_INT, S(argon2_t_cost), "2", 1, 16, "argon2id iterations"},
+    {"auth.argon2_m_kib", C_INT, S(argon2_m_kib), "19456", 256, 4194304,
+     "argon2id memory in KiB (OWASP minimum 19456)"},
+    {"auth.argon2_parallelism", C_INT, S(argon2_parallelism), "1", 1, 16, "argon2id lanes"},
+    {"auth.login_max_failures", C_INT, S(login_max_failures), "10", 1, 10000,
+     "Failed logins allowed per window, per client IP and per account"},
+    {"auth.login_window_s", C_INT, S(login_window_s), "900", 1, 86400,
+     "Window for counting failed logins"},
+    {"ratelimit.tenant_rps", C_INT, S(rate_tenant_rps), "1000", 1, 10000000,
+     "Default requests per second per tenant"},
+    {"ratelimit.tenant_burst", C_INT, S(rate_tenant_burst), "2000", 1, 10000000,
+     "Default burst per tenant"},
+    {"ratelimit.key_rps", C_INT, S(rate_key_rps), "500", 1, 10000000,
+     "Default requests per second per API key or user"},
+    {"ratelimit.key_burst", C_INT, S(rate_key_burst), "1000", 1, 10000000,
+     "Default burst per API key or user"},
+    {"log.level", C_STR, S(log_level), "info", 0, 0, "debug, info, warn or error"},
+};
+#undef S
+
+static void env_name(const char *key, char *out, size_t n)
+{
+	size_t o = (size_t)snprintf(out, n, "IRISX_");
+	for (const char *k = key; *k && o + 1 < n; k++)
+		out[o++] = (*k == '.') ? '_' : (char)toupper((unsigned char)*k);
+	out[o] = '\0';
+}
+
+static int set_value(struct config *cfg, const struct ckey *k, const char *v)
+{
+	char *base = (char *)cfg + k->off;
+	if (k->kind == C_STR) {
+		char **sp = (char **)(void *)base;
+		mem_free(*sp);
+		*sp = mem_strdup(v);
+		return 0;
+	}
+	if (k->kind == C_BOOL) {
+		bool *bp = (bool *)(void *)base;
+		if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes") || !strcmp(v, "on"))
+			*bp = true;
+		else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no") ||
+			 !strcmp(v, "off"))
+			*bp = false;
+		else
+			return -EINVAL;
+		return 0;
+	}
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < k->min || n > k->max)
+		return -EINVAL;
+	*(int *)(void *)base = (int)n;
+	return 0;
+}
+
+static const struct ckey *find_key(const char *name)
+{
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strcmp(keys[i].name, name))
+			return &keys[i];
+	return NULL;
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int load_file(struct config *cfg, FILE *f, char **ret_err)
+{
+	char line[4096];
+	int lineno = 0;
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		char *s = trim(line);
+		if (*s == '#' || *s == '\0')
+			continue;
+		char *eq = strchr(s, '=');
+		if (!eq)
+			goto bad;
+		*eq = '\0';
+		char *name = trim(s), *val = trim(eq + 1);
+		size_t vl = strlen(val);
+		if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
+			val[vl - 1] = '\0';
+			val++;
+		}
+		const struct ckey *k = find_key(name);
+		if (!k || set_value(cfg, k, val) < 0)
+			goto bad;
+		continue;
+	bad : {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "irisx.conf line %d: unknown key or bad value", lineno);
+		*ret_err = mem_strdup(msg);
+		return -EINVAL;
+	}
+	}
+	return 0;
+}
+
+int config_load(struct config *cfg, const char *path, char **ret_err)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	*ret_err = NULL;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		set_value(cfg, &keys[i], keys[i].def);
+	if (!path)
+		path = getenv("IRISX_CONFIG");
+	bool explicit = path != NULL;
+	if (!path)
+		path = "irisx.conf";
+	FILE *f = fopen(path, "r");
+	if (!f && explicit) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "cannot open config file %s", path);
+		*ret_err = mem_strdup(msg);
+		return -ENOENT;
+	}
+	if (f) {
+		int r = load_file(cfg, f, ret_err);
+		fclose(f);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		char env[96];
+		env_name(keys[i].name, env, sizeof(env));
+		const char *v = getenv(env);
+		if (v && set_value(cfg, &keys[i], v) < 0) {
+			char msg[256];
+			snprintf(msg, sizeof(msg), "bad value in %s", env);
+			*ret_err = mem_strdup(msg);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+void config_free(struct config *cfg)
+{
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (keys[i].kind == C_STR) {
+			char **sp = (char **)(void *)((char *)cfg + keys[i].off);
+			mem_free(*sp);
+			*sp = NULL;
+		}
+	}
+}
+
+void config_dump_example(struct buf *out)
+{
+	buf_puts(out,
+		 "# irisx.conf: every setting with its default. Each may also be set by an\n"
+		 "# environment variable: IRISX_ + the name upper-cased, dots as underscores\n"
+		 "# (database.url -> IRISX_DATABASE_URL). Environment wins over this file.\n\n");
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		char env[96];
+		env_name(keys[i].name, env, sizeof(env));
+		buf_printf(out, "# %s (%s)\n# %s = %s\n\n", keys[i].help, env, keys[i].name,
+			   keys[i].def);
+	}
+}

@@ -1,0 +1,133 @@
+/* dispatch.c: the middleware chain every request passes: body parsing, authentication,
+   roles, rate limits, idempotency replay, the handler, and the audit of mutating requests. */
+#include <string.h>
+
+#include "http.h"
+
+static bool mutating(const char *method)
+{
+	return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
+}
+
+static int parse_body(struct http_req *req)
+{
+	const char *ct = http_get_header(req, "Content-Type");
+	if (req->body_len == 0) {
+		req->json = json_object();
+		return 0;
+	}
+	if (ct && strncasecmp(ct, "application/json", 16) != 0) {
+		http_error(req, 415, "unsupported_media_type", "send application/json", NULL);
+		return -EINVAL;
+	}
+	const char *err;
+	int r = json_parse_body(req->body, req->body_len, &req->json, &err);
+	if (r == -ENOTSUP) {
+		http_error(req, 400, "unknown_field", err, NULL);
+		return r;
+	}
+	if (r < 0) {
+		http_error(req, 400, "invalid_json", err, NULL);
+		return r;
+	}
+	return 0;
+}
+
+static void rl_headers(struct http_req *req, const struct rl_result *rr)
+{
+	char v[32];
+	snprintf(v, sizeof(v), "%d", rr->limit);
+	http_header(req, "RateLimit-Limit", v);
+	snprintf(v, sizeof(v), "%d", rr->remaining);
+	http_header(req, "RateLimit-Remaining", v);
+	snprintf(v, sizeof(v), "%d", rr->reset_s);
+	http_header(req, "RateLimit-Reset", v);
+}
+
+/* Per API key (or user) and per tenant token buckets. */
+static int rate_limit(struct http_req *req)
+{
+	struct principal *w = &req->who;
+	struct rl_result kr, tr;
+	ratelimit_take(req->app->rl, w->actor_id, w->key_rps, w->key_burst, 1, &kr);
+	ratelimit_take(req->app->rl, w->tenant_id, w->tenant_rps, w->tenant_burst, kr.allowed, &tr);
+	const struct rl_result *show = (!tr.allowed || tr.remaining < kr.remaining) ? &tr : &kr;
+	rl_headers(req, show);
+	if (kr.allowed && tr.allowed)
+		return 0;
+	const struct rl_result *deny = kr.allowed ? &tr : &kr;
+	char v[16];
+	snprintf(v, sizeof(v), "%d", deny->retry_after_s);
+	http_header(req, "Retry-After", v);
+	http_error(req, 429, "rate_limited",
+		   kr.allowed ? "tenant request rate exceeded" : "API key request rate exceeded",
+		   NULL);
+	return -EAGAIN;
+}
+
+/* Idempotency-Key: remembers the request's hash; a stored answer is replayed here (fast path)
+   and again inside the write transaction (authoritative, see http_write). */
+static int idempotency(struct http_req *req)
+{
+	const char *key = http_get_header(req, "Idempotency-Key");
+	if (!key || !(req->route->flags & ROUTE_CREATE) || !req->authed)
+		return 0;
+	size_t kl = strlen(key);
+	if (kl == 0 || kl > 255) {
+		http_error(req, 400, "invalid_header", "Idempotency-Key must be 1..255 characters",
+			   "Idempotency-Key");
+		return -EINVAL;
+	}
+	req->idem_key = key;
+	struct buf b;
+	buf_init(&b, 0);
+	buf_printf(&b, "%s %s\n", req->method, req->path);
+	buf_append(&b, req->body, req->body_len);
+	sha256_hex(b.p, b.len, req->idem_hash);
+	buf_free(&b);
+	return 0;
+}
+
+static void audit_after(struct http_req *req)
+{
+	if (req->audited || !req->route || !mutating(req->method) || !req->route->action)
+		return;
+	if (req->status == 401 || req->status == 404 || req->status == 405)
+		if (!req->authed)
+			return; /* nothing identifiable happened; the request log has it */
+	http_audit(req, req->authed ? req->who.tenant_id : NULL,
+		   req->authed ? req->who.actor_id : NULL);
+}
+
+void http_dispatch(struct http_req *req)
+{
+	const struct route *rt = req->route;
+	if (parse_body(req) < 0)
+		goto out;
+	if (rt->role != ROLE_NONE) {
+		if (http_authenticate(req) < 0)
+			goto out;
+		if (!role_allows(req->who.role, rt->role)) {
+			http_error(req, 403, "forbidden", "your role does not allow this", NULL);
+			goto out;
+		}
+		if (rate_limit(req) < 0)
+			goto out;
+	}
+	if (idempotency(req) < 0)
+		goto out;
+	int r = rt->handler(req);
+	if (r < 0 && req->status == 0) {
+		int st = http_status_of(r);
+		http_error(req, st, http_code_of(st),
+			   st == 404   ? "resource not found"
+			   : st == 409 ? "resource already exists"
+			   : st >= 500 ? "the service could not complete the request"
+				       : "request could not be processed",
+			   NULL);
+	}
+	if (req->status == 0)
+		http_error(req, 500, "internal", "handler produced no response", NULL);
+out:
+	audit_after(req);
+}

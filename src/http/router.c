@@ -1,0 +1,56 @@
+/* router.c: matches method + path against the route table ("{name}" = one segment). */
+#include <string.h>
+
+#include "http.h"
+
+/* Matches one pattern; fills params (pointers into path copy segments) on success. */
+static bool match(const char *pat, const char *path, const char *params[HTTP_MAX_PARAMS],
+		  char *scratch, size_t scratch_sz)
+{
+	int np = 0;
+	size_t used = 0;
+	while (*pat && *path) {
+		if (*pat != '/' || *path != '/')
+			return false;
+		pat++;
+		path++;
+		size_t pl = strcspn(pat, "/"), sl = strcspn(path, "/");
+		if (pat[0] == '{') {
+			if (sl == 0 || np >= HTTP_MAX_PARAMS)
+				return false;
+			if (scratch) {
+				if (used + sl + 1 > scratch_sz)
+					return false;
+				memcpy(scratch + used, path, sl);
+				scratch[used + sl] = '\0';
+				params[np] = scratch + used;
+				used += sl + 1;
+			}
+			np++;
+		} else if (pl != sl || memcmp(pat, path, pl) != 0) {
+			return false;
+		}
+		pat += pl;
+		path += sl;
+	}
+	return *pat == '\0' && *path == '\0';
+}
+
+const struct route *http_route_match(const struct route *routes, size_t n, const char *method,
+				     const char *path, const char *params[HTTP_MAX_PARAMS],
+				     char *buf, size_t bufsz, int *ret_status)
+{
+	bool path_known = false;
+	for (size_t i = 0; i < n; i++) {
+		if (!match(routes[i].path, path, params, NULL, 0))
+			continue;
+		path_known = true;
+		if (strcmp(routes[i].method, method) == 0) {
+			if (!match(routes[i].path, path, params, buf, bufsz))
+				break;
+			return &routes[i];
+		}
+	}
+	*ret_status = path_known ? 405 : 404;
+	return NULL;
+}

@@ -1,0 +1,253 @@
+/* server.c: libmicrohttpd glue: accepts connections, enforces header and body limits,
+   hands complete requests to http_dispatch, writes the response and the request log. */
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+
+struct http_server {
+	struct MHD_Daemon *d;
+	struct app *app;
+};
+
+struct conn_state {
+	struct http_req req;
+	struct buf body;
+	bool too_large;
+	int early_status; /* 404/405 known before the body arrives */
+	char pathbuf[1024];
+	char parambuf[1024];
+};
+
+static const char *mhd_lookup(struct http_req *req, int kind, const char *name)
+{
+	return MHD_lookup_connection_value(
+	    req->conn, kind == 0 ? MHD_HEADER_KIND : MHD_GET_ARGUMENT_KIND, name);
+}
+
+static void client_ip(struct MHD_Connection *c, struct http_req *req)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	snprintf(req->ip, sizeof(req->ip), "unknown");
+	if (!ci || !ci->client_addr)
+		return;
+	const struct sockaddr *sa = ci->client_addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+			  req->ip, sizeof(req->ip));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+			  req->ip, sizeof(req->ip));
+	if (req->app->cfg->trust_proxy) {
+		const char *xff =
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For");
+		if (xff && *xff) {
+			size_t n = strcspn(xff, ", ");
+			if (n > 0 && n < sizeof(req->ip))
+				snprintf(req->ip, sizeof(req->ip), "%.*s", (int)n, xff);
+		}
+	}
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *c, struct http_req *req)
+{
+	char *text;
+	const char *type = "application/json";
+	if (req->raw) {
+		text = req->raw;
+		req->raw = NULL;
+		type = req->raw_type ? req->raw_type : "text/plain; charset=utf-8";
+	} else if (req->resp) {
+		text = json_dumps(req->resp, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	} else {
+		text = mem_strdup("");
+	}
+	size_t len = strlen(text);
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (len || req->status != 204)
+		MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "X-Request-Id", req->request_id);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	const char *k;
+	json_t *v;
+	json_object_foreach (req->headers, k, v)
+		MHD_add_response_header(r, k, json_string_value(v));
+	enum MHD_Result ret = MHD_queue_response(c, (unsigned)req->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static void log_request(struct http_req *req, const char *path)
+{
+	if (req->route && (req->route->flags & ROUTE_NO_LOG))
+		return;
+	json_t *f = json_object();
+	json_object_set_new(f, "request_id", json_string(req->request_id));
+	json_object_set_new(f, "method", json_string(req->method));
+	json_object_set_new(f, "path", json_string(path)); /* no query string: may hold secrets */
+	json_object_set_new(f, "route", json_string(req->route ? req->route->path : ""));
+	json_object_set_new(f, "status", json_integer(req->status));
+	json_object_set_new(f, "duration_us",
+			    json_integer((json_int_t)(time_mono_us() - req->start_us)));
+	json_object_set_new(f, "ip", json_string(req->ip));
+	if (req->authed) {
+		json_object_set_new(f, "tenant_id", json_string(req->who.tenant_id));
+		json_object_set_new(f, "actor_id", json_string(req->who.actor_id));
+	}
+	log_event(req->status >= 500 ? LOG_ERROR : LOG_INFO, "request", f);
+}
+
+static void finish(struct conn_state *cs)
+{
+	struct http_req *req = &cs->req;
+	size_t idx = req->route ? (size_t)(req->route - req->app->routes) : req->app->nroutes;
+	metrics_observe(req->app->metrics, idx, req->status, time_mono_us() - req->start_us);
+	log_request(req, req->path);
+}
+
+static struct conn_state *state_new(struct http_server *srv, struct MHD_Connection *c,
+				    const char *url, const char *method)
+{
+	struct conn_state *cs = mem_zalloc(sizeof(*cs));
+	struct http_req *req = &cs->req;
+	req->app = srv->app;
+	req->conn = c;
+	req->lookup = mhd_lookup;
+	req->method = method;
+	req->start_us = time_mono_us();
+	snprintf(cs->pathbuf, sizeof(cs->pathbuf), "%s", url);
+	req->path = cs->pathbuf;
+	id_new("RQ", req->request_id); /* always ours: a client value could forge correlation */
+	client_ip(c, req);
+	int st = 0;
+	req->route = http_route_match(srv->app->routes, srv->app->nroutes, method, url, req->params,
+				      cs->parambuf, sizeof(cs->parambuf), &st);
+	cs->early_status = req->route ? 0 : st;
+	size_t limit = req->route && req->route->body_limit
+			   ? req->route->body_limit
+			   : (size_t)srv->app->cfg->http_max_body_bytes;
+	if (!req->route)
+		limit = 4096;
+	buf_init(&cs->body, limit);
+	return cs;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_size, void **con_cls)
+{
+	struct http_server *srv = cls;
+	struct conn_state *cs = *con_cls;
+	(void)version;
+	if (!cs) {
+		*con_cls = cs = state_new(srv, c, url, method);
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+		if (cl && strtoull(cl, NULL, 10) > cs->body.max)
+			cs->too_large = true; /* answer before reading a byte of it */
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (!cs->too_large && buf_append(&cs->body, upload_data, *upload_size) < 0)
+			cs->too_large = true;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	struct http_req *req = &cs->req;
+	if (cs->early_status) {
+		http_error(req, cs->early_status, http_code_of(cs->early_status),
+			   cs->early_status == 405 ? "method not allowed on this resource"
+						   : "no such route",
+			   NULL);
+	} else if (cs->too_large) {
+		http_error(req, 413, "payload_too_large", "request body exceeds the limit", NULL);
+	} else {
+		req->body = cs->body.p ? cs->body.p : "";
+		req->body_len = cs->body.len;
+		http_dispatch(req);
+	}
+	finish(cs);
+	return send_response(c, req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct conn_state *cs = *con_cls;
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (!cs)
+		return;
+	json_decref(cs->req.json);
+	json_decref(cs->req.resp);
+	json_decref(cs->req.headers);
+	mem_free(cs->req.raw);
+	buf_free(&cs->body);
+	mem_free(cs);
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_event(LOG_DEBUG, msg, json_pack("{s:s}", "component", "mhd"));
+}
+
+static int parse_listen(const char *s, struct sockaddr_in *sa)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':');
+	if (!colon || (size_t)(colon - s) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	long port = strtol(colon + 1, NULL, 10);
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	if (port < 0 || port > 65535 || inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+		return -EINVAL;
+	return 0;
+}
+
+int http_server_start(struct app *app, struct http_server **ret)
+{
+	struct sockaddr_in sa;
+	if (parse_listen(app->cfg->http_listen, &sa) < 0)
+		return -EINVAL;
+	struct http_server *srv = mem_zalloc(sizeof(*srv));
+	srv->app = app;
+	srv->d = MHD_start_daemon(
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+		MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)app->cfg->http_max_connections,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)app->cfg->http_timeout_s,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)app->cfg->http_max_header_bytes,
+	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE,
+	    (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	if (!srv->d) {
+		mem_free(srv);
+		return -EADDRINUSE;
+	}
+	*ret = srv;
+	return 0;
+}
+
+void http_server_stop(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	MHD_stop_daemon(srv->d);
+	mem_free(srv);
+}

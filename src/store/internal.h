@@ -1,0 +1,76 @@
+/* internal.h: the contract between store.c and its backends (sqlite.c, pg.c). Private. */
+#ifndef IRISX_STORE_INTERNAL_H
+#define IRISX_STORE_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include "store.h"
+
+enum sv_type { SV_NULL, SV_TEXT, SV_INT };
+struct store_val {
+	enum sv_type type;
+	const char *s;
+	int64_t i;
+};
+#define STORE_MAX_PARAMS 32
+
+struct backend {
+	const char *name;
+	int (*open)(struct store *st);
+	void (*close)(struct store *st);
+	/* Begin a transaction (scoped to tenant_id; see store_tx), run fn, commit if fn >= 0. */
+	int (*run)(struct store *st, const char *tenant_id, int flags, store_tx_fn *fn, void *arg);
+	/* One statement with '?' placeholders; returns rows changed, or -EEXIST on a unique or
+	   primary-key violation, -EIO on other errors. */
+	int (*exec)(struct store_tx *tx, const char *sql, size_t n, const struct store_val *v);
+	/* Like exec; *ret is a json array of row objects (INTEGER/BIGINT columns as json
+	   integers, NULL as json null, everything else as strings). */
+	int (*query)(struct store_tx *tx, const char *sql, size_t n, const struct store_val *v,
+		     json_t **ret);
+	/* Several statements, no parameters (migrations). */
+	int (*script)(struct store_tx *tx, const char *sql);
+	int (*ping)(struct store *st);
+	int (*integrity)(struct store *st);
+};
+
+struct store {
+	const struct backend *be;
+	const struct config *cfg;
+	void *impl;
+	atomic_ulong errors;
+};
+
+struct store_tx {
+	struct store *st;
+	void *conn;
+	const char *tenant_id;
+	int flags;
+};
+
+extern const struct backend store_sqlite_backend;
+extern const struct backend store_pg_backend;
+
+/* Compiled-in migrations (generated from src/store/migrations/ by CMake). */
+struct migration {
+	int version;
+	const char *name;
+	const char *common; /* both backends */
+	const char *sqlite; /* may be NULL */
+	const char *pg;	    /* may be NULL */
+};
+extern const struct migration store_migrations[];
+extern const size_t store_migrations_len;
+
+/* Typed statement helpers over the backend: types is a string of 's' (const char *, NULL
+   binds NULL) and 'i' (int64_t) matching the variadic arguments. */
+int stx_exec(struct store_tx *tx, const char *sql, const char *types, ...);
+int stx_query(struct store_tx *tx, json_t **ret, const char *sql, const char *types, ...);
+/* Like stx_query but expects one row: -ENOENT if none, *ret is that row object. */
+int stx_query_one(struct store_tx *tx, json_t **ret, const char *sql, const char *types, ...);
+
+/* Newest-first page: base is "SELECT ... FROM t WHERE <conditions>" with nparams params;
+   adds the cursor condition (id < cursor) and LIMIT limit+1 so callers see a next page. */
+int store_list_page(struct store_tx *tx, json_t **ret, const char *base, size_t nparams,
+		    const struct store_val *params, const char *cursor, int limit);
+
+#endif

@@ -1,0 +1,432 @@
+/* sqlite.c: SQLite backend. WAL + synchronous=FULL; one writer thread group-commits queued
+   write transactions (one fsync per batch, a savepoint per job); a pool of query_only
+   readers serves read transactions. */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+#define STMT_CACHE 128
+#define READERS 8
+#define BATCH_MAX 512
+
+struct sq_conn {
+	sqlite3 *db;
+	struct {
+		char *sql;
+		sqlite3_stmt *stmt;
+	} cache[STMT_CACHE];
+};
+
+struct sq_job {
+	const char *tenant_id;
+	int flags;
+	store_tx_fn *fn;
+	void *arg;
+	int result;
+	bool done;
+	struct sq_job *next;
+};
+
+struct sq {
+	char *path;
+	struct sq_conn writer;
+	pthread_t thread;
+	bool thread_started, stop;
+	pthread_mutex_t lock;
+	pthread_cond_t work, done;
+	struct sq_job *head, *tail;
+	struct sq_conn readers[READERS];
+	bool reader_busy[READERS];
+	pthread_mutex_t rlock;
+	pthread_cond_t rfree;
+};
+
+static int map_rc(struct store *st, int rc, int ext)
+{
+	if (rc == SQLITE_CONSTRAINT) {
+		if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+			return -EEXIST;
+		if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
+			return -ENOENT;
+		return -EINVAL;
+	}
+	atomic_fetch_add(&st->errors, 1);
+	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		return -EBUSY;
+	if (rc == SQLITE_FULL)
+		return -ENOSPC;
+	return -EIO;
+}
+
+static int conn_open(struct sq *s, struct sq_conn *c, bool reader)
+{
+	memset(c, 0, sizeof(*c));
+	int rc =
+	    sqlite3_open_v2(s->path, &c->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK)
+		return -EIO;
+	sqlite3_busy_timeout(c->db, 5000);
+	sqlite3_extended_result_codes(c->db, 1);
+	const char *pragmas = reader ? "PRAGMA foreign_keys=ON; PRAGMA query_only=1;"
+				     : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+				       "PRAGMA foreign_keys=ON;";
+	if (sqlite3_exec(c->db, pragmas, NULL, NULL, NULL) != SQLITE_OK)
+		return -EIO;
+	return 0;
+}
+
+static void conn_close(struct sq_conn *c)
+{
+	for (int i = 0; i < STMT_CACHE; i++) {
+		sqlite3_finalize(c->cache[i].stmt);
+		mem_free(c->cache[i].sql);
+	}
+	sqlite3_close(c->db);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Prepared statements are cached per connection by the text of the SQL. */
+static int prepare(struct sq_conn *c, const char *sql, sqlite3_stmt **ret)
+{
+	size_t h = 5381;
+	for (const char *p = sql; *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	h %= STMT_CACHE;
+	if (c->cache[h].sql && !strcmp(c->cache[h].sql, sql)) {
+		sqlite3_reset(c->cache[h].stmt);
+		sqlite3_clear_bindings(c->cache[h].stmt);
+		*ret = c->cache[h].stmt;
+		return SQLITE_OK;
+	}
+	sqlite3_stmt *stmt;
+	int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_finalize(c->cache[h].stmt);
+	mem_free(c->cache[h].sql);
+	c->cache[h].sql = mem_strdup(sql);
+	c->cache[h].stmt = stmt;
+	*ret = stmt;
+	return SQLITE_OK;
+}
+
+static int bind(sqlite3_stmt *stmt, size_t n, const struct store_val *v)
+{
+	if ((int)n != sqlite3_bind_parameter_count(stmt))
+		return SQLITE_RANGE;
+	for (size_t i = 0; i < n; i++) {
+		int rc, idx = (int)i + 1;
+		if (v[i].type == SV_TEXT)
+			rc = sqlite3_bind_text(stmt, idx, v[i].s, -1, SQLITE_STATIC);
+		else if (v[i].type == SV_INT)
+			rc = sqlite3_bind_int64(stmt, idx, v[i].i);
+		else
+			rc = sqlite3_bind_null(stmt, idx);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
+static json_t *row_json(sqlite3_stmt *stmt)
+{
+	json_t *o = json_object();
+	int nc = sqlite3_column_count(stmt);
+	for (int i = 0; i < nc; i++) {
+		json_t *v;
+		switch (sqlite3_column_type(stmt, i)) {
+		case SQLITE_INTEGER:
+			v = json_integer(sqlite3_column_int64(stmt, i));
+			break;
+		case SQLITE_FLOAT:
+			v = json_real(sqlite3_column_double(stmt, i));
+			break;
+		case SQLITE_NULL:
+			v = json_null();
+			break;
+		default:
+			v = json_stringn((const char *)sqlite3_column_text(stmt, i),
+					 (size_t)sqlite3_column_bytes(stmt, i));
+			if (!v) /* not UTF-8: never expected from our own writes */
+				v = json_null();
+		}
+		json_object_set_new(o, sqlite3_column_name(stmt, i), v);
+	}
+	return o;
+}
+
+static int run_stmt(struct store_tx *tx, const char *sql, size_t n, const struct store_val *v,
+		    json_t **ret)
+{
+	struct sq_conn *c = tx->conn;
+	sqlite3_stmt *stmt;
+	int rc = prepare(c, sql, &stmt);
+	if (rc == SQLITE_OK)
+		rc = bind(stmt, n, v);
+	if (rc != SQLITE_OK)
+		return map_rc(tx->st, rc & 0xff, rc);
+	json_t *rows = ret ? json_array() : NULL;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		if (rows)
+			json_array_append_new(rows, row_json(stmt));
+	int ext = sqlite3_extended_errcode(c->db);
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE) {
+		json_decref(rows);
+		return map_rc(tx->st, rc & 0xff, ext);
+	}
+	if (ret)
+		*ret = rows;
+	return sqlite3_changes(c->db);
+}
+
+static int sq_exec(struct store_tx *tx, const char *sql, size_t n, const struct store_val *v)
+{
+	return run_stmt(tx, sql, n, v, NULL);
+}
+
+static int sq_query(struct store_tx *tx, const char *sql, size_t n, const struct store_val *v,
+		    json_t **ret)
+{
+	int r = run_stmt(tx, sql, n, v, ret);
+	return r < 0 ? r : 0;
+}
+
+static int sq_script(struct store_tx *tx, const char *sql)
+{
+	struct sq_conn *c = tx->conn;
+	int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return map_rc(tx->st, rc & 0xff, sqlite3_extended_errcode(c->db));
+	return 0;
+}
+
+static int simple(struct sq_conn *c, const char *sql)
+{
+	return sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+}
+
+/* ---- writer thread: group commit ---- */
+
+static void run_batch(struct store *st, struct sq *s, struct sq_job *jobs)
+{
+	struct store_tx tx = {.st = st, .conn = &s->writer};
+	int rc = simple(&s->writer, "BEGIN IMMEDIATE");
+	for (struct sq_job *j = jobs; j; j = j->next) {
+		if (rc != SQLITE_OK) {
+			j->result = map_rc(st, rc & 0xff, rc);
+			continue;
+		}
+		tx.tenant_id = j->tenant_id;
+		tx.flags = j->flags;
+		simple(&s->writer, "SAVEPOINT job");
+		j->result = j->fn(&tx, j->arg);
+		if (j->result < 0)
+			simple(&s->writer, "ROLLBACK TO job");
+		simple(&s->writer, "RELEASE job");
+	}
+	if (rc != SQLITE_OK)
+		return;
+	rc = simple(&s->writer, "COMMIT");
+	if (rc == SQLITE_OK)
+		return;
+	int err = map_rc(st, rc & 0xff, rc);
+	simple(&s->writer, "ROLLBACK");
+	for (struct sq_job *j = jobs; j; j = j->next)
+		if (j->result >= 0)
+			j->result = err; /* nothing of the batch was acknowledged */
+}
+
+static void *writer_main(void *arg)
+{
+	struct store *st = arg;
+	struct sq *s = st->impl;
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		while (!s->head && !s->stop)
+			pthread_cond_wait(&s->work, &s->lock);
+		if (!s->head)
+			break;
+		struct sq_job *batch = s->head, *last = batch;
+		for (int n = 1; last->next && n < BATCH_MAX; n++)
+			last = last->next;
+		s->head = last->next;
+		if (!s->head)
+			s->tail = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&s->lock);
+		run_batch(st, s, batch);
+		pthread_mutex_lock(&s->lock);
+		for (struct sq_job *j = batch; j; j = j->next)
+			j->done = true;
+		pthread_cond_broadcast(&s->done);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static int run_write(struct store *st, const char *tenant_id, int flags, store_tx_fn *fn, void *arg)
+{
+	struct sq *s = st->impl;
+	struct sq_job job = {.tenant_id = tenant_id, .flags = flags, .fn = fn, .arg = arg};
+	pthread_mutex_lock(&s->lock);
+	if (s->stop) {
+		pthread_mutex_unlock(&s->lock);
+		return -EBUSY;
+	}
+	if (s->tail)
+		s->tail->next = &job;
+	else
+		s->head = &job;
+	s->tail = &job;
+	pthread_cond_signal(&s->work);
+	while (!job.done)
+		pthread_cond_wait(&s->done, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+	return job.result;
+}
+
+/* ---- readers ---- */
+
+static int run_read(struct store *st, const char *tenant_id, int flags, store_tx_fn *fn, void *arg)
+{
+	struct sq *s = st->impl;
+	int i;
+	pthread_mutex_lock(&s->rlock);
+	for (;;) {
+		for (i = 0; i < READERS && s->reader_busy[i]; i++)
+			;
+		if (i < READERS)
+			break;
+		pthread_cond_wait(&s->rfree, &s->rlock);
+	}
+	s->reader_busy[i] = true;
+	pthread_mutex_unlock(&s->rlock);
+
+	struct store_tx tx = {
+	    .st = st, .conn = &s->readers[i], .tenant_id = tenant_id, .flags = flags};
+	int r;
+	int rc = simple(&s->readers[i], "BEGIN");
+	if (rc != SQLITE_OK) {
+		r = map_rc(st, rc & 0xff, rc);
+	} else {
+		r = fn(&tx, arg);
+		simple(&s->readers[i], r < 0 ? "ROLLBACK" : "COMMIT");
+	}
+	pthread_mutex_lock(&s->rlock);
+	s->reader_busy[i] = false;
+	pthread_cond_signal(&s->rfree);
+	pthread_mutex_unlock(&s->rlock);
+	return r;
+}
+
+static int sq_run(struct store *st, const char *tenant_id, int flags, store_tx_fn *fn, void *arg)
+{
+	if (flags & STORE_WRITE)
+		return run_write(st, tenant_id, flags, fn, arg);
+	return run_read(st, tenant_id, flags, fn, arg);
+}
+
+/* ---- lifecycle ---- */
+
+static char *db_path(const struct config *cfg)
+{
+	const char *url = cfg->database_url;
+	if (url && !strncmp(url, "sqlite:", 7))
+		return mem_strdup(url + 7);
+	mkdir(cfg->data_dir, 0750);
+	struct buf b;
+	buf_init(&b, 0);
+	buf_printf(&b, "%s/irisx.db", cfg->data_dir);
+	return buf_detach(&b);
+}
+
+static void sq_close(struct store *st)
+{
+	struct sq *s = st->impl;
+	if (!s)
+		return;
+	if (s->thread_started) {
+		pthread_mutex_lock(&s->lock);
+		s->stop = true;
+		pthread_cond_signal(&s->work);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(s->thread, NULL);
+	}
+	conn_close(&s->writer);
+	for (int i = 0; i < READERS; i++)
+		conn_close(&s->readers[i]);
+	mem_free(s->path);
+	mem_free(s);
+	st->impl = NULL;
+}
+
+static int sq_open(struct store *st)
+{
+	struct sq *s = mem_zalloc(sizeof(*s));
+	st->impl = s;
+	s->path = db_path(st->cfg);
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->work, NULL);
+	pthread_cond_init(&s->done, NULL);
+	pthread_mutex_init(&s->rlock, NULL);
+	pthread_cond_init(&s->rfree, NULL);
+	int r = conn_open(s, &s->writer, false);
+	for (int i = 0; r == 0 && i < READERS; i++)
+		r = conn_open(s, &s->readers[i], true);
+	if (r == 0 && pthread_create(&s->thread, NULL, writer_main, st) == 0)
+		s->thread_started = true;
+	else
+		r = r ? r : -EIO;
+	if (r < 0)
+		sq_close(st);
+	return r;
+}
+
+static int ping_fn(struct store_tx *tx, void *arg)
+{
+	json_t *rows;
+	int r = sq_query(tx, "SELECT 1 AS ok", 0, NULL, &rows);
+	json_decref(rows);
+	return r;
+}
+
+static int sq_ping(struct store *st)
+{
+	return run_read(st, NULL, STORE_READ, ping_fn, NULL);
+}
+
+static int integrity_fn(struct store_tx *tx, void *arg)
+{
+	json_t *rows;
+	int r = sq_query(tx, "PRAGMA integrity_check", 0, NULL, &rows);
+	if (r < 0)
+		return r;
+	const char *v =
+	    json_string_value(json_object_get(json_array_get(rows, 0), "integrity_check"));
+	r = (json_array_size(rows) == 1 && v && !strcmp(v, "ok")) ? 0 : -EIO;
+	json_decref(rows);
+	return r;
+}
+
+static int sq_integrity(struct store *st)
+{
+	return run_read(st, NULL, STORE_READ, integrity_fn, NULL);
+}
+
+const struct backend store_sqlite_backend = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .run = sq_run,
+    .exec = sq_exec,
+    .query = sq_query,
+    .script = sq_script,
+    .ping = sq_ping,
+    .integrity = sq_integrity,
+};

@@ -1,0 +1,140 @@
+/* store: the one data-access API. SQLite (default) and PostgreSQL backends, migrations,
+   tenant-scoped transactions. Nothing outside src/store writes SQL. */
+#ifndef IRISX_STORE_H
+#define IRISX_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/core.h"
+
+struct store;
+struct store_tx;
+
+/* Work run inside one transaction; return >= 0 to commit, < 0 to roll back. */
+typedef int(store_tx_fn)(struct store_tx *tx, void *arg);
+
+enum store_flags {
+	STORE_READ = 0,
+	STORE_WRITE = 1,   /* SQLite: queued to the writer thread and group-committed */
+	STORE_MIGRATE = 2, /* PostgreSQL: runs on the owner (migration) connection */
+};
+
+/* Opens the backend named by cfg->database_url (empty: SQLite under cfg->data_dir). */
+int store_open(const struct config *cfg, struct store **ret);
+void store_close(struct store *st);
+const char *store_backend_name(const struct store *st); /* "sqlite" | "postgres" */
+/* Applies pending migrations (idempotent); *ret_applied counts the new ones. */
+int store_migrate(struct store *st, int *ret_applied);
+/* Latest schema version known to this binary and applied in the database. */
+int store_schema_version(struct store *st, int *ret_binary, int *ret_db);
+int store_ping(struct store *st);	     /* 0 if the database answers */
+int store_integrity_check(struct store *st); /* 0 if the database reports ok */
+uint64_t store_error_count(const struct store *st);
+
+/* Runs fn in a transaction scoped to tenant_id (NULL: system scope, for auth lookups and
+   platform administration). PostgreSQL sets app.tenant_id for row-level security.
+   Returns fn's result, or a negative errno if the transaction itself failed:
+   -EIO (database error), -EBUSY (unavailable). */
+int store_tx(struct store *st, const char *tenant_id, int flags, store_tx_fn *fn, void *arg);
+/* The tenant the transaction is scoped to (NULL in system scope). */
+const char *store_tx_tenant(const struct store_tx *tx);
+
+/* ---- records: json objects whose keys are the column names; *_us are integers ---- */
+
+/* tenants */
+int store_tenant_insert(struct store_tx *tx, const char *id, const char *name, bool platform);
+int store_tenant_get(struct store_tx *tx, const char *id, json_t **ret);
+int store_tenant_list(struct store_tx *tx, const char *cursor, int limit, json_t **ret);
+int store_tenant_update_name(struct store_tx *tx, const char *id, const char *name);
+int store_tenant_set_status(struct store_tx *tx, const char *id, const char *status);
+int store_tenant_set_limits(struct store_tx *tx, const char *id, const json_t *limits);
+int store_tenant_delete(struct store_tx *tx, const char *id);
+int store_platform_tenant(struct store_tx *tx, json_t **ret); /* -ENOENT if none yet */
+
+/* users */
+int store_user_insert(struct store_tx *tx, const char *tenant_id, const char *id, const char *email,
+		      const char *name, const char *pw_hash, const char *role, const char *status);
+int store_user_get(struct store_tx *tx, const char *tenant_id, const char *id, json_t **ret);
+/* System scope: by e-mail (lower-cased), any tenant. */
+int store_user_by_email(struct store_tx *tx, const char *email, json_t **ret);
+int store_user_list(struct store_tx *tx, const char *tenant_id, const char *cursor, int limit,
+		    json_t **ret);
+int store_user_update(struct store_tx *tx, const char *tenant_id, const char *id, const char *role,
+		      const char *status, const char *name);
+int store_user_set_password(struct store_tx *tx, const char *tenant_id, const char *id,
+			    const char *pw_hash);
+int store_user_set_verified(struct store_tx *tx, const char *tenant_id, const char *id);
+int store_user_count_role(struct store_tx *tx, const char *tenant_id, const char *role, int *ret);
+
+/* api keys */
+int store_apikey_insert(struct store_tx *tx, const char *tenant_id, const char *id,
+			const char *name, const char *prefix, const char *hash, const char *role,
+			const char *created_by);
+int store_apikey_get(struct store_tx *tx, const char *tenant_id, const char *id, json_t **ret);
+int store_apikey_list(struct store_tx *tx, const char *tenant_id, const char *cursor, int limit,
+		      json_t **ret);
+int store_apikey_revoke(struct store_tx *tx, const char *tenant_id, const char *id);
+/* System scope: the key with this hash joined with its tenant's status. */
+int store_apikey_by_hash(struct store_tx *tx, const char *hash, json_t **ret);
+
+/* sessions (refresh-token families) and refresh tokens */
+int store_session_insert(struct store_tx *tx, const char *tenant_id, const char *id,
+			 const char *user_id, uint64_t expires_us);
+int store_session_revoke(struct store_tx *tx, const char *tenant_id, const char *id);
+int store_session_revoke_user(struct store_tx *tx, const char *tenant_id, const char *user_id,
+			      const char *except_id);
+int store_refresh_insert(struct store_tx *tx, const char *tenant_id, const char *hash,
+			 const char *session_id);
+/* System scope: refresh token row joined with its session, user and tenant. */
+int store_refresh_get(struct store_tx *tx, const char *hash, json_t **ret);
+/* Marks the token used; returns 1 if it was unused, 0 if already used. */
+int store_refresh_use(struct store_tx *tx, const char *tenant_id, const char *hash);
+/* System scope: the principal behind an access token (user, tenant, session state). */
+int store_principal_by_session(struct store_tx *tx, const char *session_id, const char *user_id,
+			       json_t **ret);
+
+/* one-time tokens (password reset, e-mail verification, invitation) */
+int store_otp_insert(struct store_tx *tx, const char *tenant_id, const char *hash,
+		     const char *user_id, const char *kind, uint64_t expires_us);
+/* System scope: marks the token used and returns its row; -ENOENT if unknown, used or
+   expired. */
+int store_otp_consume(struct store_tx *tx, const char *hash, const char *kind, json_t **ret);
+
+/* e-mail outbox (sent by a later worker) */
+int store_outbox_insert(struct store_tx *tx, const char *tenant_id, const char *to,
+			const char *kind, const char *subject, const char *body);
+int store_outbox_list(struct store_tx *tx, const char *cursor, int limit, json_t **ret);
+
+/* idempotency */
+/* Returns 0 with *ret = {request_hash, status, body} if stored, -ENOENT if not. */
+int store_idem_get(struct store_tx *tx, const char *tenant_id, const char *key, json_t **ret);
+int store_idem_put(struct store_tx *tx, const char *tenant_id, const char *key,
+		   const char *request_hash, int status, const char *body);
+
+/* audit log */
+struct audit_entry {
+	const char *tenant_id, *actor_id, *actor_type, *action, *resource_id, *ip, *request_id;
+	int status;
+	const char *outcome; /* "success" | "failure" | "denied" */
+};
+int store_audit_insert(struct store_tx *tx, const struct audit_entry *e);
+struct audit_filter {
+	const char *actor_id, *action, *resource_id, *outcome, *cursor;
+	uint64_t since_us, until_us;
+	int limit;
+};
+int store_audit_list(struct store_tx *tx, const char *tenant_id, const struct audit_filter *f,
+		     json_t **ret);
+
+/* JWT signing keys (system) */
+int store_jwt_keys(struct store_tx *tx, json_t **ret); /* newest first, not retired */
+int store_jwt_key_insert(struct store_tx *tx, const char *kid, const char *secret_hex);
+
+/* Lists: cursor is the last id of the previous page; rows are newest first. The list
+   functions fetch limit+1 rows so callers can tell whether there is a next page. */
+#define STORE_LIST_MAX 200
+
+#endif

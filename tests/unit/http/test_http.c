@@ -1,0 +1,6 @@
+#include "../test.h"
+int main(void)
+{
+	CHECK(1);
+	return test_done("http");
+}

@@ -1,0 +1,44 @@
+/* test.h: minimal unit-test harness; every check counts, the binary fails on any failure. */
+#ifndef IRISX_TEST_H
+#define IRISX_TEST_H
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int test_failures, test_checks;
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		test_checks++;                                                                     \
+		if (!(cond)) {                                                                     \
+			test_failures++;                                                           \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
+		}                                                                                  \
+	} while (0)
+#define CHECK_EQ_INT(a, b)                                                                         \
+	do {                                                                                       \
+		long long a_ = (long long)(a), b_ = (long long)(b);                                \
+		test_checks++;                                                                     \
+		if (a_ != b_) {                                                                    \
+			test_failures++;                                                           \
+			fprintf(stderr, "%s:%d: %s == %lld, expected %lld\n", __FILE__, __LINE__,  \
+				#a, a_, b_);                                                       \
+		}                                                                                  \
+	} while (0)
+#define CHECK_STR(a, b)                                                                            \
+	do {                                                                                       \
+		const char *a_ = (a), *b_ = (b);                                                   \
+		test_checks++;                                                                     \
+		if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                           \
+			test_failures++;                                                           \
+			fprintf(stderr, "%s:%d: %s == \"%s\", expected \"%s\"\n", __FILE__,        \
+				__LINE__, #a, a_ ? a_ : "(null)", b_ ? b_ : "(null)");             \
+		}                                                                                  \
+	} while (0)
+static inline int test_done(const char *name)
+{
+	printf("%s: %d checks, %d failed\n", name, test_checks, test_failures);
+	if (test_checks == 0)
+		return 1;
+	return test_failures ? 1 : 0;
+}
+#endif
