@@ -65,6 +65,25 @@ static int rate_limit(struct http_req *req)
 	return -EAGAIN;
 }
 
+/* Unauthenticated writes (register, login, reset requests) are limited per client IP with
+   the per-key defaults. */
+static int public_rate_limit(struct http_req *req)
+{
+	const struct config *cfg = req->app->cfg;
+	char key[96];
+	struct rl_result rr;
+	snprintf(key, sizeof(key), "ip:%s", req->ip);
+	ratelimit_take(req->app->rl, key, cfg->rate_key_rps, cfg->rate_key_burst, 1, &rr);
+	rl_headers(req, &rr);
+	if (rr.allowed)
+		return 0;
+	char v[16];
+	snprintf(v, sizeof(v), "%d", rr.retry_after_s);
+	http_header(req, "Retry-After", v);
+	http_error(req, 429, "rate_limited", "too many requests from this address", NULL);
+	return -EAGAIN;
+}
+
 /* Idempotency-Key: remembers the request's hash; a stored answer is replayed here (fast path)
    and again inside the write transaction (authoritative, see http_write). */
 static int idempotency(struct http_req *req)
@@ -113,7 +132,8 @@ void http_dispatch(struct http_req *req)
 		}
 		if (rate_limit(req) < 0)
 			goto out;
-	}
+	} else if (mutating(req->method) && public_rate_limit(req) < 0)
+		goto out;
 	if (idempotency(req) < 0)
 		goto out;
 	int r = rt->handler(req);

@@ -6,11 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "internal.h"
 
 #define STMT_CACHE 128
-#define READERS 8
+#define READERS 64 /* opened on demand, kept open */
 #define BATCH_MAX 512
 
 struct sq_conn {
@@ -28,19 +29,23 @@ struct sq_job {
 	void *arg;
 	int result;
 	bool done;
+	pthread_cond_t cond; /* signalled alone: no herd waking on each batch */
 	struct sq_job *next;
 };
 
 struct sq {
 	char *path;
 	struct sq_conn writer;
-	pthread_t thread;
-	bool thread_started, stop;
+	pthread_t thread, ckpt_thread;
+	bool thread_started, ckpt_started, stop;
+	struct sq_conn ckpt; /* checkpoints run here, off the writer's commit path */
+	pthread_cond_t ckpt_wake;
 	pthread_mutex_t lock;
-	pthread_cond_t work, done;
+	pthread_cond_t work;
 	struct sq_job *head, *tail;
 	struct sq_conn readers[READERS];
 	bool reader_busy[READERS];
+	int nreaders; /* opened so far */
 	pthread_mutex_t rlock;
 	pthread_cond_t rfree;
 };
@@ -74,7 +79,7 @@ static int conn_open(struct sq *s, struct sq_conn *c, bool reader)
 	sqlite3_extended_result_codes(c->db, 1);
 	const char *pragmas = reader ? "PRAGMA foreign_keys=ON; PRAGMA query_only=1;"
 				     : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-				       "PRAGMA foreign_keys=ON;";
+				       "PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0;";
 	if (sqlite3_exec(c->db, pragmas, NULL, NULL, NULL) != SQLITE_OK)
 		return -EIO;
 	return 0;
@@ -206,9 +211,16 @@ static int sq_script(struct store_tx *tx, const char *sql)
 	return 0;
 }
 
+/* One fixed statement (BEGIN, SAVEPOINT, COMMIT, ...), prepared once per connection. */
 static int simple(struct sq_conn *c, const char *sql)
 {
-	return sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+	sqlite3_stmt *stmt;
+	int rc = prepare(c, sql, &stmt);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
 /* ---- writer thread: group commit ---- */
@@ -262,9 +274,11 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		run_batch(st, s, batch);
 		pthread_mutex_lock(&s->lock);
-		for (struct sq_job *j = batch; j; j = j->next)
+		for (struct sq_job *j = batch, *nx; j; j = nx) {
+			nx = j->next; /* j may be gone once signalled */
 			j->done = true;
-		pthread_cond_broadcast(&s->done);
+			pthread_cond_signal(&j->cond);
+		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	return NULL;
@@ -274,9 +288,11 @@ static int run_write(struct store *st, const char *tenant_id, int flags, store_t
 {
 	struct sq *s = st->impl;
 	struct sq_job job = {.tenant_id = tenant_id, .flags = flags, .fn = fn, .arg = arg};
+	pthread_cond_init(&job.cond, NULL);
 	pthread_mutex_lock(&s->lock);
 	if (s->stop) {
 		pthread_mutex_unlock(&s->lock);
+		pthread_cond_destroy(&job.cond);
 		return -EBUSY;
 	}
 	if (s->tail)
@@ -286,9 +302,35 @@ static int run_write(struct store *st, const char *tenant_id, int flags, store_t
 	s->tail = &job;
 	pthread_cond_signal(&s->work);
 	while (!job.done)
-		pthread_cond_wait(&s->done, &s->lock);
+		pthread_cond_wait(&job.cond, &s->lock);
 	pthread_mutex_unlock(&s->lock);
+	pthread_cond_destroy(&job.cond);
 	return job.result;
+}
+
+/* Copies the WAL back into the database every 250 ms (PASSIVE: never blocks the writer or
+   readers), so commits don't pay for checkpoints. */
+static void *ckpt_main(void *arg)
+{
+	struct sq *s = arg;
+	pthread_mutex_lock(&s->lock);
+	while (!s->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 250 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->ckpt_wake, &s->lock, &ts);
+		if (s->stop)
+			break;
+		pthread_mutex_unlock(&s->lock);
+		sqlite3_wal_checkpoint_v2(s->ckpt.db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
 }
 
 /* ---- readers ---- */
@@ -299,10 +341,18 @@ static int run_read(struct store *st, const char *tenant_id, int flags, store_tx
 	int i;
 	pthread_mutex_lock(&s->rlock);
 	for (;;) {
-		for (i = 0; i < READERS && s->reader_busy[i]; i++)
+		for (i = 0; i < s->nreaders && s->reader_busy[i]; i++)
 			;
-		if (i < READERS)
+		if (i < s->nreaders)
 			break;
+		if (s->nreaders < READERS && conn_open(s, &s->readers[i], true) == 0) {
+			s->nreaders++;
+			break;
+		}
+		if (s->nreaders == 0) {
+			pthread_mutex_unlock(&s->rlock);
+			return map_rc(st, SQLITE_CANTOPEN, SQLITE_CANTOPEN);
+		}
 		pthread_cond_wait(&s->rfree, &s->rlock);
 	}
 	s->reader_busy[i] = true;
@@ -355,9 +405,15 @@ static void sq_close(struct store *st)
 		pthread_mutex_lock(&s->lock);
 		s->stop = true;
 		pthread_cond_signal(&s->work);
+		pthread_cond_signal(&s->ckpt_wake);
 		pthread_mutex_unlock(&s->lock);
 		pthread_join(s->thread, NULL);
 	}
+	if (s->ckpt_started)
+		pthread_join(s->ckpt_thread, NULL);
+	if (s->ckpt.db)
+		sqlite3_wal_checkpoint_v2(s->ckpt.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	conn_close(&s->ckpt);
 	conn_close(&s->writer);
 	for (int i = 0; i < READERS; i++)
 		conn_close(&s->readers[i]);
@@ -373,14 +429,18 @@ static int sq_open(struct store *st)
 	s->path = db_path(st->cfg);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->work, NULL);
-	pthread_cond_init(&s->done, NULL);
 	pthread_mutex_init(&s->rlock, NULL);
 	pthread_cond_init(&s->rfree, NULL);
+	pthread_cond_init(&s->ckpt_wake, NULL);
 	int r = conn_open(s, &s->writer, false);
-	for (int i = 0; r == 0 && i < READERS; i++)
-		r = conn_open(s, &s->readers[i], true);
+	if (r == 0)
+		r = conn_open(s, &s->ckpt, false);
 	if (r == 0 && pthread_create(&s->thread, NULL, writer_main, st) == 0)
 		s->thread_started = true;
+	else
+		r = r ? r : -EIO;
+	if (r == 0 && pthread_create(&s->ckpt_thread, NULL, ckpt_main, s) == 0)
+		s->ckpt_started = true;
 	else
 		r = r ? r : -EIO;
 	if (r < 0)
