@@ -270,5 +270,14 @@ int h_admin_outbox(struct http_req *req)
 	int r = store_tx(req->app->st, NULL, STORE_READ, outbox_fn, &q);
 	if (r < 0)
 		return r;
-	return http_reply(req, 200, http_page(q.rows, q.limit, present_plain));
+	json_t *page = http_page(q.rows, q.limit, present_plain);
+	if (!req->app->cfg->outbox_reveal) {
+		size_t i;
+		json_t *m;
+		json_array_foreach (json_object_get(page, "data"), i, m) {
+			json_object_set_new(m, "body",
+					    json_string("[redacted: holds a one-time token]"));
+		}
+	}
+	return http_reply(req, 200, page);
 }

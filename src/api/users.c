@@ -150,6 +150,9 @@ static int patch_fn(struct store_tx *tx, void *arg)
 	if (r < 0)
 		return r;
 	enum role cur = role_parse(json_str(row, "role"));
+	if (p->status && !strcmp(p->status, "active") &&
+	    !strcmp(json_str(row, "status"), "invited"))
+		p->status = NULL; /* still has to accept the invitation */
 	bool was_owner = cur == ROLE_OWNER && !strcmp(json_str(row, "status"), "active");
 	json_decref(row);
 	snprintf(req->resource_id, sizeof(req->resource_id), "%s", p->id);

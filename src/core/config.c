@@ -60,6 +60,9 @@ static const struct ckey keys[] = {
      "Default requests per second per API key or user"},
     {"ratelimit.key_burst", C_INT, S(rate_key_burst), "1000", 1, 10000000,
      "Default burst per API key or user"},
+    {"auth.outbox_reveal", C_BOOL, S(outbox_reveal), "false", 0, 0,
+     "Show the tokens of queued mails at /v1/admin/email-outbox (development and tests only: "
+     "whoever reads them can take over the accounts)"},
     {"log.level", C_STR, S(log_level), "info", 0, 0, "debug, info, warn or error"},
 };
 #undef S

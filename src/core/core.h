@@ -99,6 +99,7 @@ struct config {
 	int rate_key_burst;	    /* ratelimit.key_burst */
 	char *log_level;	    /* log.level */
 	bool trust_proxy;	    /* http.trust_proxy: take client IP from X-Forwarded-For */
+	bool outbox_reveal;	    /* auth.outbox_reveal: show tokens at /v1/admin/email-outbox */
 };
 /* Loads defaults, then path (NULL: IRISX_CONFIG or ./irisx.conf if present), then env.
    On error *ret_err names the bad key (static or malloc'd; caller prints). */

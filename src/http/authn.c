@@ -190,6 +190,11 @@ static int auth_apikey(struct http_req *req, const char *secret, const char *acc
 	if (r < 0)
 		return deny(req, 503, "unavailable", "authentication is unavailable");
 	int ret = 0;
+	const char *stored = json_string_value(json_object_get(row, "hash"));
+	if (!stored || strlen(stored) != 64 || !ct_equal(stored, hash, 64)) {
+		json_decref(row);
+		return deny(req, 401, "unauthorized", "invalid credentials");
+	}
 	const char *tid = json_string_value(json_object_get(row, "tenant_id"));
 	const char *kid = json_string_value(json_object_get(row, "id"));
 	if (account && strcmp(account, tid) != 0 && strcmp(account, kid) != 0)

@@ -111,9 +111,10 @@ static void audit_after(struct http_req *req)
 {
 	if (req->audited || !req->route || !mutating(req->method) || !req->route->action)
 		return;
-	if (req->status == 401 || req->status == 404 || req->status == 405)
-		if (!req->authed)
-			return; /* nothing identifiable happened; the request log has it */
+	/* anonymous refusals before any work (bad input, limits) identify nobody; writing
+	   each would let a flood occupy the writer: the request log has them */
+	if (!req->authed && req->status >= 400)
+		return;
 	http_audit(req, req->authed ? req->who.tenant_id : NULL,
 		   req->authed ? req->who.actor_id : NULL);
 }
@@ -136,6 +137,16 @@ void http_dispatch(struct http_req *req)
 		goto out;
 	if (idempotency(req) < 0)
 		goto out;
+	if (!(rt->flags & ROUTE_BODY) && json_object_size(req->json) > 0) {
+		void *it = json_object_iter(req->json);
+		http_error(req, 400, "unknown_field", "this route takes no body fields",
+			   json_object_iter_key(it));
+		goto out;
+	}
+	if (!json_is_object(req->json) && !(rt->flags & ROUTE_BODY)) {
+		http_error(req, 400, "invalid_body", "this route takes no body", NULL);
+		goto out;
+	}
 	int r = rt->handler(req);
 	if (r < 0 && req->status == 0) {
 		int st = http_status_of(r);

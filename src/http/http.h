@@ -24,10 +24,10 @@ struct metrics;
 typedef int(http_handler_fn)(struct http_req *req);
 
 enum route_flags {
-	ROUTE_CREATE = 1,  /* honours Idempotency-Key */
-	ROUTE_RAW = 2,	   /* handler writes a non-JSON body (metrics, openapi) */
-	ROUTE_NO_LOG = 4,  /* health probes: no request log line */
-	ROUTE_FORM_OK = 8, /* accepts application/x-www-form-urlencoded as well as JSON */
+	ROUTE_CREATE = 1, /* honours Idempotency-Key */
+	ROUTE_RAW = 2,	  /* handler writes a non-JSON body (metrics, openapi) */
+	ROUTE_NO_LOG = 4, /* health probes: no request log line */
+	ROUTE_BODY = 8,	  /* takes a JSON body (other routes refuse any field) */
 };
 
 struct route {
@@ -113,6 +113,9 @@ void http_dispatch(struct http_req *req);
 const struct route *http_route_match(const struct route *routes, size_t n, const char *method,
 				     const char *path, const char *params[HTTP_MAX_PARAMS],
 				     char *buf, size_t bufsz, int *ret_status);
+
+/* Methods routed for path, as an Allow header value ("GET, POST"). */
+void http_route_allow(const struct route *routes, size_t n, const char *path, struct buf *out);
 
 /* ---- responses ---- */
 int http_reply(struct http_req *req, int status, json_t *body); /* steals body; returns 0 */

@@ -36,6 +36,17 @@ static bool match(const char *pat, const char *path, const char *params[HTTP_MAX
 	return *pat == '\0' && *path == '\0';
 }
 
+void http_route_allow(const struct route *routes, size_t n, const char *path, struct buf *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!match(routes[i].path, path, NULL, NULL, 0))
+			continue;
+		if (out->len)
+			buf_puts(out, ", ");
+		buf_puts(out, routes[i].method);
+	}
+}
+
 const struct route *http_route_match(const struct route *routes, size_t n, const char *method,
 				     const char *path, const char *params[HTTP_MAX_PARAMS],
 				     char *buf, size_t bufsz, int *ret_status)

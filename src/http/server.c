@@ -159,6 +159,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	struct http_req *req = &cs->req;
+	if (cs->early_status == 405) {
+		struct buf allow;
+		buf_init(&allow, 0);
+		http_route_allow(srv->app->routes, srv->app->nroutes, req->path, &allow);
+		http_header(req, "Allow", allow.p ? allow.p : "");
+		buf_free(&allow);
+	}
 	if (cs->early_status) {
 		http_error(req, cs->early_status, http_code_of(cs->early_status),
 			   cs->early_status == 405 ? "method not allowed on this resource"

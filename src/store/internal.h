@@ -68,6 +68,12 @@ int stx_query(struct store_tx *tx, json_t **ret, const char *sql, const char *ty
 /* Like stx_query but expects one row: -ENOENT if none, *ret is that row object. */
 int stx_query_one(struct store_tx *tx, json_t **ret, const char *sql, const char *types, ...);
 
+/* An INSERT's result as the API reports it: 0 or a negative errno (not a row count). */
+static inline int insert_done(int r)
+{
+	return r < 0 ? r : 0;
+}
+
 /* Newest-first page: base is "SELECT ... FROM t WHERE <conditions>" with nparams params;
    adds the cursor condition (id < cursor) and LIMIT limit+1 so callers see a next page. */
 int store_list_page(struct store_tx *tx, json_t **ret, const char *base, size_t nparams,

@@ -8,10 +8,11 @@ int store_outbox_insert(struct store_tx *tx, const char *tenant_id, const char *
 {
 	char id[ID_LEN + 1];
 	id_new("EM", id);
-	return stx_exec(tx,
-			"INSERT INTO email_outbox (id, tenant_id, to_addr, kind, subject, body, "
-			"created_us) VALUES (?, ?, ?, ?, ?, ?, ?)",
-			"ssssssi", id, tenant_id, to, kind, subject, body, (int64_t)time_now_us());
+	return insert_done(
+	    stx_exec(tx,
+		     "INSERT INTO email_outbox (id, tenant_id, to_addr, kind, subject, body, "
+		     "created_us) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		     "ssssssi", id, tenant_id, to, kind, subject, body, (int64_t)time_now_us()));
 }
 
 int store_outbox_list(struct store_tx *tx, const char *cursor, int limit, json_t **ret)
@@ -33,24 +34,24 @@ int store_idem_get(struct store_tx *tx, const char *tenant_id, const char *key, 
 int store_idem_put(struct store_tx *tx, const char *tenant_id, const char *key,
 		   const char *request_hash, int status, const char *body)
 {
-	return stx_exec(tx,
-			"INSERT INTO idempotency_keys (tenant_id, key, request_hash, status, "
-			"body, created_us) VALUES (?, ?, ?, ?, ?, ?)",
-			"sssisi", tenant_id, key, request_hash, (int64_t)status, body,
-			(int64_t)time_now_us());
+	return insert_done(stx_exec(
+	    tx,
+	    "INSERT INTO idempotency_keys (tenant_id, key, request_hash, status, "
+	    "body, created_us) VALUES (?, ?, ?, ?, ?, ?)",
+	    "sssisi", tenant_id, key, request_hash, (int64_t)status, body, (int64_t)time_now_us()));
 }
 
 int store_audit_insert(struct store_tx *tx, const struct audit_entry *e)
 {
 	char id[ID_LEN + 1];
 	id_new("AL", id);
-	return stx_exec(tx,
-			"INSERT INTO audit_logs (id, tenant_id, actor_id, actor_type, action, "
-			"resource_id, ip, request_id, status, outcome, created_us) "
-			"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			"ssssssssisi", id, e->tenant_id, e->actor_id, e->actor_type, e->action,
-			e->resource_id, e->ip, e->request_id, (int64_t)e->status, e->outcome,
-			(int64_t)time_now_us());
+	return insert_done(stx_exec(
+	    tx,
+	    "INSERT INTO audit_logs (id, tenant_id, actor_id, actor_type, action, "
+	    "resource_id, ip, request_id, status, outcome, created_us) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    "ssssssssisi", id, e->tenant_id, e->actor_id, e->actor_type, e->action, e->resource_id,
+	    e->ip, e->request_id, (int64_t)e->status, e->outcome, (int64_t)time_now_us()));
 }
 
 static void add_cond(struct buf *sql, struct store_val *v, size_t *n, const char *cond,
@@ -104,6 +105,7 @@ int store_jwt_keys(struct store_tx *tx, json_t **ret)
 
 int store_jwt_key_insert(struct store_tx *tx, const char *kid, const char *secret_hex)
 {
-	return stx_exec(tx, "INSERT INTO jwt_keys (kid, secret, created_us) VALUES (?, ?, ?)",
-			"ssi", kid, secret_hex, (int64_t)time_now_us());
+	return insert_done(
+	    stx_exec(tx, "INSERT INTO jwt_keys (kid, secret, created_us) VALUES (?, ?, ?)", "ssi",
+		     kid, secret_hex, (int64_t)time_now_us()));
 }

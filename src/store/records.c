@@ -42,10 +42,11 @@ static int list_tenant_scoped(struct store_tx *tx, json_t **ret, const char *bas
 int store_tenant_insert(struct store_tx *tx, const char *id, const char *name, bool platform)
 {
 	int64_t now = (int64_t)time_now_us();
-	return stx_exec(tx,
-			"INSERT INTO tenants (id, name, platform, created_us, updated_us) "
-			"VALUES (?, ?, ?, ?, ?)",
-			"ssiii", id, name, (int64_t)platform, now, now);
+	return insert_done(
+	    stx_exec(tx,
+		     "INSERT INTO tenants (id, name, platform, created_us, updated_us) "
+		     "VALUES (?, ?, ?, ?, ?)",
+		     "ssiii", id, name, (int64_t)platform, now, now));
 }
 
 int store_tenant_get(struct store_tx *tx, const char *id, json_t **ret)
@@ -104,10 +105,11 @@ int store_user_insert(struct store_tx *tx, const char *tenant_id, const char *id
 		      const char *name, const char *pw_hash, const char *role, const char *status)
 {
 	int64_t now = (int64_t)time_now_us();
-	return stx_exec(tx,
-			"INSERT INTO users (id, tenant_id, email, name, password_hash, role, "
-			"status, created_us, updated_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			"sssssssii", id, tenant_id, email, name, pw_hash, role, status, now, now);
+	return insert_done(
+	    stx_exec(tx,
+		     "INSERT INTO users (id, tenant_id, email, name, password_hash, role, "
+		     "status, created_us, updated_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		     "sssssssii", id, tenant_id, email, name, pw_hash, role, status, now, now));
 }
 
 int store_user_get(struct store_tx *tx, const char *tenant_id, const char *id, json_t **ret)
@@ -181,11 +183,12 @@ int store_apikey_insert(struct store_tx *tx, const char *tenant_id, const char *
 			const char *name, const char *prefix, const char *hash, const char *role,
 			const char *created_by)
 {
-	return stx_exec(tx,
-			"INSERT INTO api_keys (id, tenant_id, name, prefix, hash, role, "
-			"created_by, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-			"sssssssi", id, tenant_id, name, prefix, hash, role, created_by,
-			(int64_t)time_now_us());
+	return insert_done(
+	    stx_exec(tx,
+		     "INSERT INTO api_keys (id, tenant_id, name, prefix, hash, role, "
+		     "created_by, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		     "sssssssi", id, tenant_id, name, prefix, hash, role, created_by,
+		     (int64_t)time_now_us()));
 }
 
 int store_apikey_get(struct store_tx *tx, const char *tenant_id, const char *id, json_t **ret)
@@ -214,7 +217,7 @@ int store_apikey_by_hash(struct store_tx *tx, const char *hash, json_t **ret)
 {
 	return stx_query_one(
 	    tx, ret,
-	    "SELECT k.id, k.tenant_id, k.role, k.revoked_us, t.status AS "
+	    "SELECT k.id, k.tenant_id, k.hash, k.role, k.revoked_us, t.status AS "
 	    "tenant_status, t.api_rps, t.api_burst, t.key_rps, t.key_burst "
 	    "FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.hash = ?",
 	    "s", hash);

@@ -5,11 +5,11 @@
 int store_session_insert(struct store_tx *tx, const char *tenant_id, const char *id,
 			 const char *user_id, uint64_t expires_us)
 {
-	return stx_exec(tx,
-			"INSERT INTO sessions (id, tenant_id, user_id, created_us, expires_us) "
-			"VALUES (?, ?, ?, ?, ?)",
-			"sssii", id, tenant_id, user_id, (int64_t)time_now_us(),
-			(int64_t)expires_us);
+	return insert_done(
+	    stx_exec(tx,
+		     "INSERT INTO sessions (id, tenant_id, user_id, created_us, expires_us) "
+		     "VALUES (?, ?, ?, ?, ?)",
+		     "sssii", id, tenant_id, user_id, (int64_t)time_now_us(), (int64_t)expires_us));
 }
 
 int store_session_revoke(struct store_tx *tx, const char *tenant_id, const char *id)
@@ -35,10 +35,11 @@ int store_session_revoke_user(struct store_tx *tx, const char *tenant_id, const 
 int store_refresh_insert(struct store_tx *tx, const char *tenant_id, const char *hash,
 			 const char *session_id)
 {
-	return stx_exec(tx,
-			"INSERT INTO refresh_tokens (hash, tenant_id, session_id, created_us) "
-			"VALUES (?, ?, ?, ?)",
-			"sssi", hash, tenant_id, session_id, (int64_t)time_now_us());
+	return insert_done(
+	    stx_exec(tx,
+		     "INSERT INTO refresh_tokens (hash, tenant_id, session_id, created_us) "
+		     "VALUES (?, ?, ?, ?)",
+		     "sssi", hash, tenant_id, session_id, (int64_t)time_now_us()));
 }
 
 int store_refresh_get(struct store_tx *tx, const char *hash, json_t **ret)
@@ -77,11 +78,11 @@ int store_principal_by_session(struct store_tx *tx, const char *session_id, cons
 int store_otp_insert(struct store_tx *tx, const char *tenant_id, const char *hash,
 		     const char *user_id, const char *kind, uint64_t expires_us)
 {
-	return stx_exec(tx,
-			"INSERT INTO one_time_tokens (hash, tenant_id, user_id, kind, "
-			"created_us, expires_us) VALUES (?, ?, ?, ?, ?, ?)",
-			"ssssii", hash, tenant_id, user_id, kind, (int64_t)time_now_us(),
-			(int64_t)expires_us);
+	return insert_done(stx_exec(tx,
+				    "INSERT INTO one_time_tokens (hash, tenant_id, user_id, kind, "
+				    "created_us, expires_us) VALUES (?, ?, ?, ?, ?, ?)",
+				    "ssssii", hash, tenant_id, user_id, kind,
+				    (int64_t)time_now_us(), (int64_t)expires_us));
 }
 
 int store_otp_consume(struct store_tx *tx, const char *hash, const char *kind, json_t **ret)
