@@ -60,9 +60,13 @@ static int b64_val(char c)
 
 int b64_decode(const char *in, size_t n, unsigned char **ret, size_t *ret_len)
 {
-	while (n > 0 && in[n - 1] == '=')
+	size_t pad = 0;
+	while (n > 0 && in[n - 1] == '=') {
 		n--;
-	if (n % 4 == 1)
+		pad++;
+	}
+	/* padding is optional, but when present it must complete the last quantum */
+	if (n % 4 == 1 || pad > 2 || (pad && (n + pad) % 4 != 0))
 		return -EINVAL;
 	unsigned char *out = mem_alloc(n / 4 * 3 + 3), *o = out;
 	uint32_t acc = 0;

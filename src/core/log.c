@@ -33,7 +33,7 @@ void log_redact(char *s)
 	for (size_t m = 0; m < sizeof(marks) / sizeof(marks[0]); m++) {
 		size_t ml = strlen(marks[m]);
 		char *p = s;
-		while ((p = strstr(p, marks[m])) != NULL) {
+		while ((p = strcasestr(p, marks[m])) != NULL) {
 			/* keep scheme words visible, blank the credential itself */
 			p = blank(p[ml - 1] == ' ' ? p + ml : p);
 		}

@@ -50,7 +50,11 @@ int time_parse(const char *s, uint64_t *ret_us)
 	if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
 	    digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) || digits(s + 17, 2, &sec))
 		return -EINVAL;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || sec > 60)
+		return -EINVAL;
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (mo == 2 && d == 29 && !leap)
 		return -EINVAL;
 	const char *p = s + 19;
 	if (*p == '.') {
@@ -72,7 +76,8 @@ int time_parse(const char *s, uint64_t *ret_us)
 		p++;
 	} else if (*p == '+' || *p == '-') {
 		int oh, om;
-		if (strlen(p) != 6 || p[3] != ':' || digits(p + 1, 2, &oh) || digits(p + 4, 2, &om))
+		if (strlen(p) != 6 || p[3] != ':' || digits(p + 1, 2, &oh) ||
+		    digits(p + 4, 2, &om) || oh > 23 || om > 59)
 			return -EINVAL;
 		off = (oh * 60 + om) * 60 * (*p == '+' ? 1 : -1);
 		p += 6;

@@ -9,10 +9,10 @@
 #define MAX_PER_STRIPE 4096
 
 struct bucket {
-	char key[ID_LEN + 32];
 	double tokens;
 	uint64_t last_us;
 	struct bucket *next;
+	char key[]; /* the whole key: a truncated one would never match again */
 };
 
 struct stripe {
@@ -62,7 +62,7 @@ static void evict(struct stripe *s, uint64_t now)
 {
 	struct bucket **pp = &s->head;
 	while (*pp) {
-		if (now - (*pp)->last_us > 600u * 1000000u) {
+		if (now > (*pp)->last_us && now - (*pp)->last_us > 600u * 1000000u) {
 			struct bucket *dead = *pp;
 			*pp = dead->next;
 			mem_free(dead);
@@ -81,8 +81,9 @@ static struct bucket *get(struct stripe *s, const char *key, int burst, uint64_t
 			return b;
 	if (s->n >= MAX_PER_STRIPE)
 		evict(s, now);
-	b = mem_zalloc(sizeof(*b));
-	snprintf(b->key, sizeof(b->key), "%s", key);
+	size_t kl = strlen(key);
+	b = mem_zalloc(sizeof(*b) + kl + 1);
+	memcpy(b->key, key, kl + 1);
 	b->tokens = burst;
 	b->last_us = now;
 	b->next = s->head;
@@ -93,7 +94,8 @@ static struct bucket *get(struct stripe *s, const char *key, int burst, uint64_t
 
 static void refill(struct bucket *b, double rate, int burst, uint64_t now)
 {
-	b->tokens += (double)(now - b->last_us) / 1e6 * rate;
+	if (now > b->last_us) /* the clock is read under the lock, but stay safe */
+		b->tokens += (double)(now - b->last_us) / 1e6 * rate;
 	if (b->tokens > burst)
 		b->tokens = burst;
 	b->last_us = now;
@@ -102,9 +104,9 @@ static void refill(struct bucket *b, double rate, int burst, uint64_t now)
 void ratelimit_take(struct ratelimit *rl, const char *key, double rate, int burst, double cost,
 		    struct rl_result *ret)
 {
-	uint64_t now = time_mono_us();
 	struct stripe *s = &rl->s[hash(key) % STRIPES];
 	pthread_mutex_lock(&s->lock);
+	uint64_t now = time_mono_us(); /* under the lock: buckets only move forward */
 	struct bucket *b = get(s, key, burst, now);
 	refill(b, rate, burst, now);
 	ret->allowed = b->tokens >= cost;
@@ -121,9 +123,9 @@ void ratelimit_take(struct ratelimit *rl, const char *key, double rate, int burs
 
 bool ratelimit_check(struct ratelimit *rl, const char *key, double rate, int burst)
 {
-	uint64_t now = time_mono_us();
 	struct stripe *s = &rl->s[hash(key) % STRIPES];
 	pthread_mutex_lock(&s->lock);
+	uint64_t now = time_mono_us(); /* under the lock: buckets only move forward */
 	struct bucket *b = get(s, key, burst, now);
 	refill(b, rate, burst, now);
 	bool ok = b->tokens >= 1;

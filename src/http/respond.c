@@ -16,6 +16,7 @@ static const struct {
     {409, "conflict"},
     {410, "gone"},
     {413, "payload_too_large"},
+    {414, "uri_too_long"},
     {415, "unsupported_media_type"},
     {422, "unprocessable"},
     {429, "rate_limited"},

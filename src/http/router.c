@@ -57,8 +57,10 @@ const struct route *http_route_match(const struct route *routes, size_t n, const
 			continue;
 		path_known = true;
 		if (strcmp(routes[i].method, method) == 0) {
-			if (!match(routes[i].path, path, params, buf, bufsz))
-				break;
+			if (!match(routes[i].path, path, params, buf, bufsz)) {
+				*ret_status = 414; /* a parameter longer than any id */
+				return NULL;
+			}
 			return &routes[i];
 		}
 	}

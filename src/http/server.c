@@ -168,8 +168,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (cs->early_status) {
 		http_error(req, cs->early_status, http_code_of(cs->early_status),
-			   cs->early_status == 405 ? "method not allowed on this resource"
-						   : "no such route",
+			   cs->early_status == 405   ? "method not allowed on this resource"
+			   : cs->early_status == 414 ? "a path parameter is too long"
+						     : "no such route",
 			   NULL);
 	} else if (cs->too_large) {
 		http_error(req, 413, "payload_too_large", "request body exceeds the limit", NULL);
@@ -200,7 +201,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
 	(void)cls;

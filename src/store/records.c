@@ -15,7 +15,8 @@ int store_list_page(struct store_tx *tx, json_t **ret, const char *base, size_t 
 	struct store_val v[STORE_MAX_PARAMS];
 	if (nparams + 2 > STORE_MAX_PARAMS)
 		return -E2BIG;
-	memcpy(v, params, nparams * sizeof(*v));
+	if (nparams)
+		memcpy(v, params, nparams * sizeof(*v));
 	struct buf sql;
 	buf_init(&sql, 0);
 	buf_puts(&sql, base);
