@@ -48,26 +48,22 @@ int h_keys_get(struct http_req *req)
 struct keynew {
 	struct http_req *req;
 	const char *name, *role;
+	char id[ID_LEN + 1], secret[APIKEY_MAX_LEN], prefix[APIKEY_PREFIX_LEN + 1], hash[65];
 };
 
 static int create_fn(struct store_tx *tx, void *arg)
 {
 	struct keynew *k = arg;
 	struct http_req *req = k->req;
-	char id[ID_LEN + 1], secret[APIKEY_MAX_LEN], prefix[APIKEY_PREFIX_LEN + 1], hash[65];
-	id_new("KE", id);
-	if (apikey_new("live", secret, prefix) < 0)
-		return -EIO;
-	apikey_hash(secret, hash);
-	int r = store_apikey_insert(tx, req->who.tenant_id, id, k->name, prefix, hash, k->role,
-				    req->who.actor_id);
+	const char *id = k->id;
+	int r = store_apikey_insert(tx, req->who.tenant_id, id, k->name, k->prefix, k->hash,
+				    k->role, req->who.actor_id);
 	json_t *row;
 	if (r < 0 || (r = store_apikey_get(tx, req->who.tenant_id, id, &row)) < 0)
 		return r;
 	json_t *out = present_key(row);
 	json_decref(row);
-	json_object_set_new(out, "secret", json_string(secret));
-	memset(secret, 0, sizeof(secret));
+	json_object_set_new(out, "secret", json_string(k->secret));
 	snprintf(req->resource_id, sizeof(req->resource_id), "%s", id);
 	return http_reply(req, 201, out);
 }
@@ -85,8 +81,16 @@ int h_keys_create(struct http_req *req)
 	if (!role_allows(req->who.role, want))
 		return http_error(req, 403, "forbidden", "cannot grant a role above your own",
 				  "role");
-	struct keynew k = {req, json_str(req->json, "name"), role_name(want)};
-	return http_write(req, req->who.tenant_id, create_fn, &k);
+	/* the secret is made here, not on the writer thread that runs create_fn */
+	struct keynew k = {
+	    .req = req, .name = json_str(req->json, "name"), .role = role_name(want)};
+	id_new("KE", k.id);
+	if (apikey_new("live", k.secret, k.prefix) < 0)
+		return -EIO;
+	apikey_hash(k.secret, k.hash);
+	int r = http_write(req, req->who.tenant_id, create_fn, &k);
+	memset(k.secret, 0, sizeof(k.secret));
+	return r;
 }
 
 static int revoke_fn(struct store_tx *tx, void *arg)
