@@ -34,6 +34,10 @@ static int list(struct http_req *req, const char *tenant_id)
 	q.f.action = http_get_query(req, "action");
 	q.f.resource_id = http_get_query(req, "resource_id");
 	q.f.outcome = http_get_query(req, "outcome");
+	if (q.f.outcome && strcmp(q.f.outcome, "success") != 0 &&
+	    strcmp(q.f.outcome, "failure") != 0 && strcmp(q.f.outcome, "denied") != 0)
+		return http_error(req, 400, "invalid_parameter",
+				  "outcome is success, failure or denied", "outcome");
 	int r = store_tx(req->app->st, tenant_id, STORE_READ, list_fn, &q);
 	if (r < 0)
 		return r;

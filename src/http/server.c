@@ -18,6 +18,8 @@ struct conn_state {
 	struct http_req req;
 	struct buf body;
 	bool too_large;
+	bool responded;	  /* answered before the body was read: ignore the rest of it */
+	size_t drained;	  /* bytes of an oversized body read and dropped */
 	int early_status; /* 404/405 known before the body arrives */
 	char pathbuf[1024];
 	char parambuf[1024];
@@ -138,6 +140,62 @@ static struct conn_state *state_new(struct http_server *srv, struct MHD_Connecti
 	return cs;
 }
 
+/* An error answered at once, before or while the body arrives; the connection closes
+   after it, so nothing that follows on it is read as another request. */
+static enum MHD_Result refuse(struct conn_state *cs, struct MHD_Connection *c, int status,
+			      const char *code, const char *msg)
+{
+	cs->responded = true;
+	http_error(&cs->req, status, code, msg, NULL);
+	http_header(&cs->req, "Connection", "close");
+	finish(cs);
+	return send_response(c, &cs->req);
+}
+
+static enum MHD_Result too_large(struct conn_state *cs, struct MHD_Connection *c)
+{
+	cs->too_large = true;
+	return refuse(cs, c, 413, "payload_too_large", "request body exceeds the limit");
+}
+
+struct framing {
+	int content_length, transfer_encoding;
+	bool bad_te; /* a coding other than chunked, or a malformed field name */
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+				     const char *value)
+{
+	struct framing *f = cls;
+	(void)kind;
+	if (strpbrk(key, " \t")) /* "Name : value" must be refused (RFC 9112 5.1) */
+		f->bad_te = true;
+	if (!strcasecmp(key, "Content-Length"))
+		f->content_length++;
+	if (!strcasecmp(key, "Transfer-Encoding")) {
+		f->transfer_encoding++;
+		if (strcasecmp(value, "chunked") != 0)
+			f->bad_te = true;
+	}
+	return MHD_YES;
+}
+
+/* RFC 9112 6.1 and 6.3: a request framed two ways (Content-Length and Transfer-Encoding,
+   repeated lengths, codings other than chunked) is how requests are smuggled past a proxy:
+   refuse it. */
+static bool ambiguous_framing(struct MHD_Connection *c)
+{
+	struct framing f = {0};
+	MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+	return f.content_length > 1 || f.transfer_encoding > 1 || f.bad_te ||
+	       (f.content_length && f.transfer_encoding);
+}
+
+/* A body past the limit is read and dropped up to this much, then answered 413: closing on
+   a client still sending would reset the connection before it read the answer. Larger
+   declared bodies are refused before any of it is read. */
+#define DRAIN_MAX (8u << 20)
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_size, void **con_cls)
@@ -147,17 +205,32 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	(void)version;
 	if (!cs) {
 		*con_cls = cs = state_new(srv, c, url, method);
+		if (ambiguous_framing(c))
+			return refuse(cs, c, 400, "bad_framing",
+				      "conflicting Content-Length / Transfer-Encoding");
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-		if (cl && strtoull(cl, NULL, 10) > cs->body.max)
-			cs->too_large = true; /* answer before reading a byte of it */
+		unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+		if (len > DRAIN_MAX)
+			return too_large(cs, c); /* before reading a byte of it */
+		if (len > cs->body.max)
+			cs->too_large = true; /* drained, then answered */
 		return MHD_YES;
 	}
-	if (*upload_size) {
-		if (!cs->too_large && buf_append(&cs->body, upload_data, *upload_size) < 0)
-			cs->too_large = true;
+	if (cs->responded) {
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	if (*upload_size) {
+		size_t n = *upload_size;
+		*upload_size = 0;
+		if (!cs->too_large && buf_append(&cs->body, upload_data, n) < 0)
+			cs->too_large = true;
+		if (cs->too_large && (cs->drained += n) > DRAIN_MAX)
+			return too_large(cs, c);
+		return MHD_YES;
+	}
+	if (cs->too_large)
+		return too_large(cs, c);
 	struct http_req *req = &cs->req;
 	if (cs->early_status == 405) {
 		struct buf allow;
@@ -172,8 +245,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			   : cs->early_status == 414 ? "a path parameter is too long"
 						     : "no such route",
 			   NULL);
-	} else if (cs->too_large) {
-		http_error(req, 413, "payload_too_large", "request body exceeds the limit", NULL);
 	} else {
 		req->body = cs->body.p ? cs->body.p : "";
 		req->body_len = cs->body.len;

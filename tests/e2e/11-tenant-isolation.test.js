@@ -1,0 +1,207 @@
+// 11: tenant isolation matrix on SQLite and PostgreSQL: tenant A reading, changing or
+// deleting each of tenant B's resources gets 404; A's lists never show B's ids. Every
+// /v1/<resource>/{id} route of src/api/routes.c is covered, so a new route without a
+// fixture here fails the suite.
+'use strict';
+
+const { describe, test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { spawnSync } = require('node:child_process');
+const h = require('./lib/harness');
+
+/* Tenant routes with an {id}: the platform admin routes are role-checked elsewhere. */
+function idRoutes() {
+	return h.routeTable().filter((r) => r.path.startsWith('/v1/') && r.path.includes('{') && !r.path.startsWith('/v1/admin/'));
+}
+
+/* Tenant list routes (GET, no path parameter). */
+function listRoutes() {
+	return h
+		.routeTable()
+		.filter((r) => r.method === 'GET' && r.path.startsWith('/v1/') && !r.path.includes('{'))
+		.filter((r) => !r.path.startsWith('/v1/admin/') && !['/v1/openapi.json', '/v1/auth/me', '/v1/tenant'].includes(r.path));
+}
+
+/* Valid bodies per route, so a 404 is not a 400 in disguise; one request per body. */
+function bodiesFor(method, path) {
+	if (method === 'PATCH' && path.startsWith('/v1/users/'))
+		return [{ name: 'pwned by A' }, { disabled: true }, { role: 'viewer' }];
+	if (method === 'PATCH' || method === 'PUT' || method === 'POST')
+		return [{}];
+	return [undefined];
+}
+
+function isolationSuite(backend) {
+	describe(`tenant isolation on ${backend}`, { timeout: 240000 }, () => {
+		let srv, cluster, pg, A, B, aKey;
+		const bRes = {}; // kind -> B's resource id
+		const bIds = [];
+
+		before(async () => {
+			if (backend === 'postgres') {
+				cluster = await h.pgCluster();
+				pg = h.pgCreateDb(cluster, `iso_${h.rand(4)}`);
+			}
+			srv = await h.startServer({ tag: `iso-${backend}`, pg });
+			A = await h.registerTenant(srv, { tag: 'iso-a' });
+			B = await h.registerTenant(srv, { tag: 'iso-b' });
+			aKey = await h.createKey(srv, A.token, { role: 'owner', name: 'a-owner-key' });
+			const bUser = await srv.req('POST', '/v1/users', { token: B.token, json: { email: h.uniqEmail('iso-bu'), role: 'admin', name: 'B user', password: h.PASSWORD } });
+			h.expectStatus(bUser, 201);
+			const bKey = await h.createKey(srv, B.token, { role: 'admin', name: 'b-key' });
+			bRes.users = bUser.body.id;
+			bRes['api-keys'] = bKey.id;
+			bRes.bKeySecret = bKey.secret;
+			bIds.push(B.tenantId, B.userId, bUser.body.id, bKey.id);
+			// some activity in B so its audit trail and lists have content
+			await srv.req('PATCH', '/v1/tenant', { token: B.token, json: { name: 'B Corp' } });
+			await h.createKey(srv, B.token, { name: 'b-second' }).then((k) => bIds.push(k.id));
+		});
+		after(async () => {
+			if (srv)
+				await srv.cleanup();
+			if (cluster)
+				cluster.stop();
+		});
+
+		test('the server runs on the intended backend', async () => {
+			const r = await srv.req('GET', '/readyz');
+			h.expectStatus(r, 200);
+			assert.equal(r.body.database, backend === 'postgres' ? 'postgres' : 'sqlite');
+		});
+
+		test('A -> each of B\'s resources by id: 404 not_found (token, key, Basic)', async () => {
+			const routes = idRoutes();
+			assert.ok(routes.length >= 4, `only ${routes.length} id routes`);
+			const problems = [];
+			for (const rt of routes) {
+				const kind = rt.path.split('/')[2];
+				const id = bRes[kind];
+				if (!id) {
+					problems.push(`no tenant-B fixture for ${rt.method} ${rt.path}: add one to 11-tenant-isolation.test.js`);
+					continue;
+				}
+				const p = rt.path.replace('{id}', id);
+				for (const [label, auth] of [
+					['A owner token', { token: A.token }],
+					['A owner key', { token: aKey.secret }],
+					['A Basic', { basic: [A.tenantId, aKey.secret] }],
+				]) {
+					for (const body of bodiesFor(rt.method, rt.path)) {
+						const r = await srv.req(rt.method, p, { ...auth, json: body });
+						if (r.status !== 404 || !r.body || !r.body.error || r.body.error.code !== 'not_found')
+							problems.push(`${label}: ${rt.method} ${p} ${JSON.stringify(body) || ''} -> ${r.status} ${r.text.slice(0, 200)}`);
+					}
+				}
+			}
+			assert.deepEqual(problems, [], problems.join('\n'));
+		});
+
+		test('B\'s resources are untouched afterwards', async () => {
+			const u = await srv.req('GET', `/v1/users/${bRes.users}`, { token: B.token });
+			h.expectStatus(u, 200);
+			assert.equal(u.body.name, 'B user');
+			assert.equal(u.body.status, 'active');
+			assert.equal(u.body.role, 'admin');
+			const k = await srv.req('GET', `/v1/api-keys/${bRes['api-keys']}`, { token: B.token });
+			h.expectStatus(k, 200);
+			const me = await srv.req('GET', '/v1/auth/me', { token: bRes.bKeySecret });
+			h.expectStatus(me, 200, 'B key still works');
+			assert.equal(me.body.tenant.id, B.tenantId);
+		});
+
+		test('A\'s lists never contain B\'s ids (also with B ids as filters and cursors)', async () => {
+			const routes = listRoutes();
+			assert.ok(routes.some((r) => r.path === '/v1/users') && routes.some((r) => r.path === '/v1/api-keys'));
+			const leaks = [];
+			// A's own audit trail records A's 404 attempts on B's ids (above): those name B's
+			// ids because A sent them; anything else naming a B id is a leak.
+			const ownAttempt = (it) => it.actor_id && [A.userId, aKey.id].includes(it.actor_id) && it.status === 404;
+			for (const rt of routes) {
+				const items = (await h.listAll(srv, rt.path, { token: A.token })).filter((it) => !ownAttempt(it));
+				const text = JSON.stringify(items);
+				for (const id of bIds)
+					if (text.includes(id))
+						leaks.push(`${rt.path} lists ${id}`);
+				for (const it of items)
+					if (it.tenant_id && it.tenant_id !== A.tenantId)
+						leaks.push(`${rt.path} item of tenant ${it.tenant_id}`);
+			}
+			for (const q of [`resource_id=${bRes['api-keys']}`, `actor_id=${B.userId}`, `resource_id=${B.tenantId}`]) {
+				const r = await srv.req('GET', `/v1/audit-logs?${q}`, { token: A.token });
+				h.expectStatus(r, 200);
+				const foreign = r.body.data.filter((it) => !ownAttempt(it) || it.tenant_id !== A.tenantId);
+				if (foreign.length)
+					leaks.push(`audit-logs?${q} returned ${foreign.length} entries not from A: ${JSON.stringify(foreign[0])}`);
+			}
+			for (const [p, cur] of [['/v1/users', bRes.users], ['/v1/api-keys', bRes['api-keys']]]) {
+				const r = await srv.req('GET', `${p}?cursor=${cur}`, { token: A.token });
+				if (r.status === 200) {
+					for (const id of bIds)
+						if (r.text.includes(id) && id !== cur)
+							leaks.push(`${p}?cursor=<B id> lists ${id}`);
+				} else if (r.status !== 400) {
+					leaks.push(`${p}?cursor=<B id> -> ${r.status}`);
+				}
+			}
+			const t = await srv.req('GET', '/v1/tenant', { token: A.token });
+			assert.equal(t.body.id, A.tenantId);
+			assert.deepEqual(leaks, [], leaks.join('\n'));
+		});
+
+		test('credentials do not cross tenants', async () => {
+			h.expectError(await srv.req('GET', '/v1/tenant', { basic: [B.tenantId, aKey.secret] }), 401);
+			h.expectError(await srv.req('GET', '/v1/tenant', { basic: [A.tenantId, bRes.bKeySecret] }), 401);
+			h.expectError(await srv.req('GET', '/v1/tenant', { basic: [bRes['api-keys'], aKey.secret] }), 401);
+		});
+
+		if (backend === 'postgres') {
+			const psql = (...sqls) => {
+				const args = ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', pg.url];
+				for (const s of sqls)
+					args.push('-c', s);
+				const r = spawnSync('psql', args, { encoding: 'utf8', timeout: 30000 });
+				return { ok: r.status === 0, out: (r.stdout || '').trim(), err: r.stderr };
+			};
+			const psqlOwner = (sql) => {
+				const r = spawnSync('psql', ['-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', pg.migrateUrl, '-c', sql], { encoding: 'utf8', timeout: 30000 });
+				assert.equal(r.status, 0, `psql (owner): ${r.stderr}`);
+				return r.stdout.trim();
+			};
+
+			test('RLS: every table with tenant_id has row security enabled and forced', () => {
+				const tables = psqlOwner(
+					"SELECT c.relname || '|' || c.relrowsecurity || '|' || c.relforcerowsecurity || '|' || pg_get_userbyid(c.relowner) " +
+						"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace " +
+						"WHERE n.nspname = 'public' AND c.relkind = 'r' AND EXISTS (SELECT 1 FROM information_schema.columns i " +
+						"WHERE i.table_schema = 'public' AND i.table_name = c.relname AND i.column_name = 'tenant_id')"
+				)
+					.split('\n')
+					.filter(Boolean)
+					.map((l) => l.split('|'));
+				assert.ok(tables.length >= 5, `tenant tables: ${JSON.stringify(tables)}`);
+				const yes = (v) => v === 't' || v === 'true'; // text of a boolean in a concatenation is 'true'
+				const bad = tables.filter(([, rls, force, owner]) => !yes(rls) || !yes(force) || owner === 'irisx_app');
+				assert.deepEqual(bad, [], `tables without enabled+forced RLS or owned by irisx_app: ${JSON.stringify(bad)}`);
+				const owned = psqlOwner("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND pg_get_userbyid(c.relowner) = 'irisx_app'");
+				assert.equal(owned, '0', 'irisx_app owns objects');
+				const su = psqlOwner("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = 'irisx_app'");
+				assert.equal(su, 'f', 'irisx_app is superuser or BYPASSRLS');
+			});
+
+			test('RLS: the app role without a tenant sees no tenant rows', () => {
+				for (const table of ['users', 'api_keys', 'sessions', 'audit_logs']) {
+					const r = psql(`SELECT count(*) FROM ${table}`);
+					if (r.ok)
+						assert.equal(r.out, '0', `irisx_app sees ${r.out} rows of ${table} with no tenant set`);
+				}
+				const r = psql('BEGIN', `SET LOCAL app.tenant_id = '${A.tenantId}'`, `SELECT count(*) FROM users WHERE tenant_id = '${B.tenantId}'`, 'COMMIT');
+				if (r.ok)
+					assert.match(r.out, /(^|\n)0(\n|$)/, `with app.tenant_id = A, B's users are visible: ${r.out}`);
+			});
+		}
+	});
+}
+
+isolationSuite('sqlite');
+isolationSuite('postgres');
