@@ -76,7 +76,7 @@ static int cmd_serve(struct config *cfg)
 	struct app app = {
 	    .cfg = cfg,
 	    .st = st,
-	    .keys = keyring_new(st),
+	    .keys = keyring_new(st, cfg->auth_cache_ms),
 	    .rl = ratelimit_new(),
 	    .logins = ratelimit_new(),
 	    .metrics = metrics_new(api_routes_len),

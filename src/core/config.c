@@ -60,6 +60,9 @@ static const struct ckey keys[] = {
      "Default requests per second per API key or user"},
     {"ratelimit.key_burst", C_INT, S(rate_key_burst), "1000", 1, 10000000,
      "Default burst per API key or user"},
+    {"auth.cache_ms", C_INT, S(auth_cache_ms), "1000", 0, 60000,
+     "How long a node reuses a looked-up API key or session (0: never); changes made on "
+     "this node apply at once, other nodes see them within this time"},
     {"auth.outbox_reveal", C_BOOL, S(outbox_reveal), "false", 0, 0,
      "Show the tokens of queued mails at /v1/admin/email-outbox (development and tests only: "
      "whoever reads them can take over the accounts)"},

@@ -99,6 +99,7 @@ struct config {
 	int rate_key_burst;	    /* ratelimit.key_burst */
 	char *log_level;	    /* log.level */
 	bool trust_proxy;	    /* http.trust_proxy: take client IP from X-Forwarded-For */
+	int auth_cache_ms;	    /* auth.cache_ms: reuse of a looked-up principal */
 	bool outbox_reveal;	    /* auth.outbox_reveal: show tokens at /v1/admin/email-outbox */
 };
 /* Loads defaults, then path (NULL: IRISX_CONFIG or ./irisx.conf if present), then env.

@@ -2,14 +2,38 @@
    Bearer or as HTTP Basic <AccountSid|KeySid>:<secret>, checked against the live state of
    the key, session, user and tenant on every request. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "http.h"
 
 #define MAX_KEYS 8
+#define CACHE_STRIPES 64
+#define CACHE_PER_STRIPE 1024
+
+/* Principal rows (API key or session lookups) kept for auth.cache_ms, so a busy key costs
+   no database read per request. Any committed change that can affect who may do what
+   (revocation, suspension, logout, role change: routes flagged ROUTE_AUTH_CHANGE) bumps
+   the generation and so drops every entry; other nodes see it within the TTL. */
+struct cache_entry {
+	json_t *row;
+	uint64_t expires_us;
+	unsigned gen;
+	struct cache_entry *next;
+	char key[];
+};
+
+struct cache_stripe {
+	pthread_mutex_t lock;
+	struct cache_entry *head;
+	size_t n;
+};
 
 struct keyring {
 	struct store *st;
+	uint64_t cache_us;
+	atomic_uint gen;
+	struct cache_stripe cache[CACHE_STRIPES];
 	pthread_rwlock_t lock;
 	size_t n;
 	char kid[MAX_KEYS][ID_LEN + 1];
@@ -17,18 +41,34 @@ struct keyring {
 	uint64_t loaded_us;
 };
 
-struct keyring *keyring_new(struct store *st)
+struct keyring *keyring_new(struct store *st, int cache_ms)
 {
 	struct keyring *k = mem_zalloc(sizeof(*k));
 	k->st = st;
+	k->cache_us = (uint64_t)(cache_ms > 0 ? cache_ms : 0) * 1000u;
 	pthread_rwlock_init(&k->lock, NULL);
+	for (int i = 0; i < CACHE_STRIPES; i++)
+		pthread_mutex_init(&k->cache[i].lock, NULL);
 	return k;
+}
+
+static void entry_free(struct cache_entry *e)
+{
+	json_decref(e->row);
+	mem_free(e);
 }
 
 void keyring_free(struct keyring *k)
 {
 	if (!k)
 		return;
+	for (int i = 0; i < CACHE_STRIPES; i++) {
+		for (struct cache_entry *e = k->cache[i].head, *nx; e; e = nx) {
+			nx = e->next;
+			entry_free(e);
+		}
+		pthread_mutex_destroy(&k->cache[i].lock);
+	}
 	pthread_rwlock_destroy(&k->lock);
 	memset(k->secret, 0, sizeof(k->secret));
 	mem_free(k);
@@ -134,6 +174,72 @@ int keyring_verify(struct keyring *k, const char *token, const char *iss, const 
 	return r;
 }
 
+void http_auth_invalidate(struct keyring *k)
+{
+	atomic_fetch_add(&k->gen, 1);
+}
+
+static struct cache_stripe *stripe_of(struct keyring *k, const char *key)
+{
+	unsigned h = 2166136261u;
+	for (const char *p = key; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return &k->cache[h % CACHE_STRIPES];
+}
+
+/* The cached row for key (a new reference), or NULL. */
+static json_t *cache_get(struct keyring *k, const char *key)
+{
+	if (!k->cache_us)
+		return NULL;
+	struct cache_stripe *s = stripe_of(k, key);
+	uint64_t now = time_mono_us();
+	unsigned gen = atomic_load(&k->gen);
+	json_t *row = NULL;
+	pthread_mutex_lock(&s->lock);
+	for (struct cache_entry *e = s->head; e; e = e->next) {
+		if (strcmp(e->key, key) == 0) {
+			if (e->gen == gen && e->expires_us > now)
+				row = json_incref(e->row);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return row;
+}
+
+static void cache_put(struct keyring *k, const char *key, json_t *row, unsigned gen)
+{
+	if (!k->cache_us)
+		return;
+	struct cache_stripe *s = stripe_of(k, key);
+	uint64_t now = time_mono_us();
+	pthread_mutex_lock(&s->lock);
+	struct cache_entry **pp = &s->head;
+	while (*pp) { /* drop this key's old entry and anything stale */
+		struct cache_entry *e = *pp;
+		if (strcmp(e->key, key) == 0 || e->expires_us <= now || e->gen != gen) {
+			*pp = e->next;
+			entry_free(e);
+			s->n--;
+		} else {
+			pp = &e->next;
+		}
+	}
+	if (s->n < CACHE_PER_STRIPE) {
+		size_t kl = strlen(key);
+		struct cache_entry *e = mem_zalloc(sizeof(*e) + kl + 1);
+		memcpy(e->key, key, kl + 1);
+		e->row = json_incref(row);
+		e->expires_us = now + k->cache_us;
+		e->gen = gen;
+		e->next = s->head;
+		s->head = e;
+		s->n++;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* ---- the middleware ---- */
 
 static int deny(struct http_req *req, int status, const char *code, const char *msg)
@@ -182,9 +288,20 @@ static int auth_apikey(struct http_req *req, const char *secret, const char *acc
 		return deny(req, 401, "unauthorized", "invalid credentials");
 	char hash[65];
 	apikey_hash(secret, hash);
-	json_t *hs = json_string(hash), *row = hs;
-	int r = store_tx(req->app->st, NULL, STORE_READ, by_hash_fn, &row);
-	json_decref(hs);
+	char ckey[70];
+	snprintf(ckey, sizeof(ckey), "k:%s", hash);
+	struct keyring *kr = req->app->keys;
+	unsigned gen = atomic_load(&kr->gen); /* before the read: a change after it wins */
+	json_t *row = cache_get(kr, ckey);
+	int r = 0;
+	if (!row) {
+		json_t *hs = json_string(hash);
+		row = hs;
+		r = store_tx(req->app->st, NULL, STORE_READ, by_hash_fn, &row);
+		json_decref(hs);
+		if (r == 0)
+			cache_put(kr, ckey, row, gen);
+	}
 	if (r == -ENOENT)
 		return deny(req, 401, "unauthorized", "invalid credentials");
 	if (r < 0)
@@ -233,7 +350,17 @@ static int auth_jwt(struct http_req *req, const char *token)
 	if (keyring_verify(req->app->keys, token, cfg->jwt_issuer, cfg->jwt_audience, &c) < 0)
 		return deny(req, 401, "unauthorized", "invalid or expired access token");
 	struct sess_q q = {.c = &c};
-	int r = store_tx(req->app->st, NULL, STORE_READ, session_fn, &q);
+	char ckey[160];
+	snprintf(ckey, sizeof(ckey), "s:%s:%s", c.sid, c.sub);
+	struct keyring *kr = req->app->keys;
+	unsigned gen = atomic_load(&kr->gen);
+	q.row = cache_get(kr, ckey);
+	int r = 0;
+	if (!q.row) {
+		r = store_tx(req->app->st, NULL, STORE_READ, session_fn, &q);
+		if (r == 0)
+			cache_put(kr, ckey, q.row, gen);
+	}
 	if (r == -ENOENT)
 		return deny(req, 401, "unauthorized", "session not found");
 	if (r < 0)

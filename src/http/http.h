@@ -24,10 +24,11 @@ struct metrics;
 typedef int(http_handler_fn)(struct http_req *req);
 
 enum route_flags {
-	ROUTE_CREATE = 1, /* honours Idempotency-Key */
-	ROUTE_RAW = 2,	  /* handler writes a non-JSON body (metrics, openapi) */
-	ROUTE_NO_LOG = 4, /* health probes: no request log line */
-	ROUTE_BODY = 8,	  /* takes a JSON body (other routes refuse any field) */
+	ROUTE_CREATE = 1,	/* honours Idempotency-Key */
+	ROUTE_RAW = 2,		/* handler writes a non-JSON body (metrics, openapi) */
+	ROUTE_NO_LOG = 4,	/* health probes: no request log line */
+	ROUTE_BODY = 8,		/* takes a JSON body (other routes refuse any field) */
+	ROUTE_AUTH_CHANGE = 16, /* a success changes who may do what: drop cached principals */
 };
 
 struct route {
@@ -144,7 +145,10 @@ int http_write(struct http_req *req, const char *tenant_id, store_tx_fn *fn, voi
 void http_audit(struct http_req *req, const char *tenant_id, const char *actor_id);
 
 /* ---- auth middleware pieces, shared with the auth handlers ---- */
-struct keyring *keyring_new(struct store *st);
+/* cache_ms: how long a looked-up principal may be reused (0: never). */
+struct keyring *keyring_new(struct store *st, int cache_ms);
+/* Drops every cached principal (after a change to keys, sessions, users or tenants). */
+void http_auth_invalidate(struct keyring *k);
 void keyring_free(struct keyring *k);
 int keyring_load(struct keyring *k); /* (re)reads keys; creates one if none */
 int keyring_rotate(struct store *st, char kid_out[ID_LEN + 1]);

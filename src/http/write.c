@@ -113,6 +113,9 @@ int http_write(struct http_req *req, const char *tenant_id, store_tx_fn *fn, voi
 	if (!tenant_id)
 		req->idem_key = NULL; /* keys are scoped to a tenant */
 	int r = store_tx(req->app->st, tenant_id, STORE_WRITE, write_fn, &w);
+	if (r >= 0 && (req->route->flags & ROUTE_AUTH_CHANGE))
+		http_auth_invalidate(
+		    req->app->keys); /* committed: no cached principal outlives it */
 	if (r == -ECANCELED)
 		return 0; /* fn answered with an error; its response stands */
 	if (r == -EEXIST && req->idem_key && !req->audited) {

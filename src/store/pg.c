@@ -8,15 +8,38 @@
 
 #include "internal.h"
 
+#define STMT_CACHE 128
+
+/* A connection and the statements prepared on it (named s<slot>, keyed by SQL text). */
+struct pgc {
+	PGconn *c;
+	char *sql[STMT_CACHE];
+};
+
 struct pg {
 	pthread_mutex_t lock;
 	pthread_cond_t free_cond;
 	int n;
-	PGconn **conns;
+	struct pgc *conns;
 	bool *busy;
-	PGconn *migrate;
+	struct pgc migrate;
 	pthread_mutex_t mlock;
 };
+
+static void forget_statements(struct pgc *pc)
+{
+	for (int i = 0; i < STMT_CACHE; i++) {
+		mem_free(pc->sql[i]);
+		pc->sql[i] = NULL;
+	}
+}
+
+static void pgc_close(struct pgc *pc)
+{
+	PQfinish(pc->c);
+	pc->c = NULL;
+	forget_statements(pc);
+}
 
 static PGconn *connect_url(const char *url)
 {
@@ -41,8 +64,8 @@ static int pg_open(struct store *st)
 	pthread_mutex_init(&p->mlock, NULL);
 	pthread_cond_init(&p->free_cond, NULL);
 	st->impl = p;
-	p->conns[0] = connect_url(st->cfg->database_url); /* fail fast on a bad URL */
-	if (!p->conns[0]) {
+	p->conns[0].c = connect_url(st->cfg->database_url); /* fail fast on a bad URL */
+	if (!p->conns[0].c) {
 		mem_free(p->conns);
 		mem_free(p->busy);
 		mem_free(p);
@@ -58,8 +81,8 @@ static void pg_close(struct store *st)
 	if (!p)
 		return;
 	for (int i = 0; i < p->n; i++)
-		PQfinish(p->conns[i]);
-	PQfinish(p->migrate);
+		pgc_close(&p->conns[i]);
+	pgc_close(&p->migrate);
 	mem_free(p->conns);
 	mem_free(p->busy);
 	mem_free(p);
@@ -81,11 +104,14 @@ static int acquire(struct store *st, int *ret_i)
 	}
 	p->busy[i] = true;
 	pthread_mutex_unlock(&p->lock);
-	if (!p->conns[i])
-		p->conns[i] = connect_url(st->cfg->database_url);
-	else if (PQstatus(p->conns[i]) != CONNECTION_OK)
-		PQreset(p->conns[i]);
-	if (!p->conns[i] || PQstatus(p->conns[i]) != CONNECTION_OK) {
+	struct pgc *pc = &p->conns[i];
+	if (!pc->c) {
+		pc->c = connect_url(st->cfg->database_url);
+	} else if (PQstatus(pc->c) != CONNECTION_OK) {
+		PQreset(pc->c); /* a new session: its prepared statements are gone */
+		forget_statements(pc);
+	}
+	if (!pc->c || PQstatus(pc->c) != CONNECTION_OK) {
 		atomic_fetch_add(&st->errors, 1);
 		pthread_mutex_lock(&p->lock);
 		p->busy[i] = false;
@@ -130,31 +156,47 @@ static int simple(struct store *st, PGconn *c, const char *sql)
 	return r;
 }
 
-static int set_scope(struct store *st, PGconn *c, const char *tenant_id)
+/* BEGIN and the row-level-security scope in one round trip. */
+static int begin_scoped(struct store *st, PGconn *c, const char *tenant_id, int flags)
 {
-	const char *v[2] = {tenant_id ? tenant_id : "", tenant_id ? "tenant" : "system"};
-	PGresult *res = PQexecParams(c,
-				     "SELECT set_config('app.tenant_id', $1, true), "
-				     "set_config('app.scope', $2, true)",
-				     2, NULL, v, NULL, NULL, 0);
-	int r = map_result(st, c, res);
-	PQclear(res);
+	const char *t = tenant_id ? tenant_id : "";
+	char *lit = PQescapeLiteral(c, t, strlen(t));
+	if (!lit)
+		return -EIO;
+	struct buf b;
+	buf_init(&b, 0);
+	buf_printf(&b,
+		   "BEGIN; SELECT set_config('app.tenant_id', %s, true), "
+		   "set_config('app.scope', '%s', true)%s",
+		   lit, tenant_id ? "tenant" : "system",
+		   (flags & STORE_MIGRATE) ? "; SELECT pg_advisory_xact_lock(7274790001)" : "");
+	PQfreemem(lit);
+	int r = 0;
+	if (!PQsendQuery(c, b.p)) {
+		r = -EBUSY;
+	} else {
+		PGresult *res;
+		while ((res = PQgetResult(c)) != NULL) {
+			int rr = map_result(st, c, res);
+			if (r == 0)
+				r = rr;
+			PQclear(res);
+		}
+	}
+	buf_free(&b);
 	return r;
 }
 
-static int run_on(struct store *st, PGconn *c, const char *tenant_id, int flags, store_tx_fn *fn,
-		  void *arg)
+static int run_on(struct store *st, struct pgc *pc, const char *tenant_id, int flags,
+		  store_tx_fn *fn, void *arg)
 {
-	int r = simple(st, c, "BEGIN");
-	if (r < 0)
-		return r;
-	if ((r = set_scope(st, c, tenant_id)) < 0 ||
-	    ((flags & STORE_MIGRATE) &&
-	     (r = simple(st, c, "SELECT pg_advisory_xact_lock(7274790001)")) < 0)) {
+	PGconn *c = pc->c;
+	int r = begin_scoped(st, c, tenant_id, flags);
+	if (r < 0) {
 		simple(st, c, "ROLLBACK");
 		return r;
 	}
-	struct store_tx tx = {.st = st, .conn = c, .tenant_id = tenant_id, .flags = flags};
+	struct store_tx tx = {.st = st, .conn = pc, .tenant_id = tenant_id, .flags = flags};
 	r = fn(&tx, arg);
 	if (r < 0) {
 		simple(st, c, "ROLLBACK");
@@ -172,16 +214,16 @@ static int pg_run(struct store *st, const char *tenant_id, int flags, store_tx_f
 				      ? st->cfg->database_migrate_url
 				      : st->cfg->database_url;
 		pthread_mutex_lock(&p->mlock);
-		if (!p->migrate)
-			p->migrate = connect_url(url);
-		int r = p->migrate ? run_on(st, p->migrate, tenant_id, flags, fn, arg) : -EBUSY;
+		if (!p->migrate.c)
+			p->migrate.c = connect_url(url);
+		int r = p->migrate.c ? run_on(st, &p->migrate, tenant_id, flags, fn, arg) : -EBUSY;
 		pthread_mutex_unlock(&p->mlock);
 		return r;
 	}
 	int i, r = acquire(st, &i);
 	if (r < 0)
 		return r;
-	r = run_on(st, p->conns[i], tenant_id, flags, fn, arg);
+	r = run_on(st, &p->conns[i], tenant_id, flags, fn, arg);
 	release(st, i);
 	return r;
 }
@@ -217,16 +259,37 @@ static PGresult *exec_params(struct store_tx *tx, const char *sql, size_t n,
 			vals[i] = v[i].type == SV_TEXT ? v[i].s : NULL;
 		}
 	}
-	char *q = number_params(sql);
-	PGresult *res = PQexecParams(tx->conn, q, (int)n, NULL, vals, NULL, NULL, 0);
-	mem_free(q);
-	return res;
+	struct pgc *pc = tx->conn;
+	size_t h = 5381;
+	for (const char *t = sql; *t; t++)
+		h = h * 33 + (unsigned char)*t;
+	h %= STMT_CACHE;
+	char name[16];
+	snprintf(name, sizeof(name), "s%zu", h);
+	if (!pc->sql[h] || strcmp(pc->sql[h], sql) != 0) {
+		/* prepared once per connection: PostgreSQL parses and plans it only then */
+		if (pc->sql[h]) {
+			char dealloc[40];
+			snprintf(dealloc, sizeof(dealloc), "DEALLOCATE %s", name);
+			PQclear(PQexec(pc->c, dealloc));
+			mem_free(pc->sql[h]);
+			pc->sql[h] = NULL;
+		}
+		char *q = number_params(sql);
+		PGresult *prep = PQprepare(pc->c, name, q, (int)n, NULL);
+		mem_free(q);
+		if (PQresultStatus(prep) != PGRES_COMMAND_OK)
+			return prep; /* the caller maps the error */
+		PQclear(prep);
+		pc->sql[h] = mem_strdup(sql);
+	}
+	return PQexecPrepared(pc->c, name, (int)n, vals, NULL, NULL, 0);
 }
 
 static int pg_exec(struct store_tx *tx, const char *sql, size_t n, const struct store_val *v)
 {
 	PGresult *res = exec_params(tx, sql, n, v);
-	int r = map_result(tx->st, tx->conn, res);
+	int r = map_result(tx->st, ((struct pgc *)tx->conn)->c, res);
 	if (r == 0)
 		r = atoi(PQcmdTuples(res));
 	PQclear(res);
@@ -256,7 +319,7 @@ static int pg_query(struct store_tx *tx, const char *sql, size_t n, const struct
 		    json_t **ret)
 {
 	PGresult *res = exec_params(tx, sql, n, v);
-	int r = map_result(tx->st, tx->conn, res);
+	int r = map_result(tx->st, ((struct pgc *)tx->conn)->c, res);
 	if (r < 0) {
 		PQclear(res);
 		return r;
@@ -281,7 +344,7 @@ static char *with_app_role(struct store_tx *tx, const char *sql)
 	const char *role = tx->st->cfg->database_app_role;
 	char *quoted = NULL;
 	if (role && *role)
-		quoted = PQescapeIdentifier(tx->conn, role, strlen(role));
+		quoted = PQescapeIdentifier(((struct pgc *)tx->conn)->c, role, strlen(role));
 	struct buf b;
 	buf_init(&b, 0);
 	for (const char *line = sql; *line;) {
@@ -304,7 +367,7 @@ static char *with_app_role(struct store_tx *tx, const char *sql)
 static int pg_script(struct store_tx *tx, const char *sql)
 {
 	char *s = with_app_role(tx, sql);
-	int r = simple(tx->st, tx->conn, s);
+	int r = simple(tx->st, ((struct pgc *)tx->conn)->c, s);
 	mem_free(s);
 	return r;
 }
@@ -312,7 +375,7 @@ static int pg_script(struct store_tx *tx, const char *sql)
 static int ping_fn(struct store_tx *tx, void *arg)
 {
 	(void)arg;
-	return simple(tx->st, tx->conn, "SELECT 1");
+	return simple(tx->st, ((struct pgc *)tx->conn)->c, "SELECT 1");
 }
 
 static int pg_ping(struct store *st)
@@ -323,7 +386,8 @@ static int pg_ping(struct store *st)
 static int integrity_fn(struct store_tx *tx, void *arg)
 {
 	(void)arg;
-	return simple(tx->st, tx->conn, "SELECT count(*) FROM schema_migrations");
+	return simple(tx->st, ((struct pgc *)tx->conn)->c,
+		      "SELECT count(*) FROM schema_migrations");
 }
 
 static int pg_integrity(struct store *st)
