@@ -76,6 +76,7 @@ void log_redact(char *s);
 struct config {
 	char *http_listen;	    /* http.listen, "127.0.0.1:8080" */
 	int http_max_connections;   /* http.max_connections */
+	int http_threads;	    /* http.threads: 0 = a thread per connection */
 	int http_timeout_s;	    /* http.timeout_s: idle connection timeout */
 	int http_max_header_bytes;  /* http.max_header_bytes */
 	int http_max_body_bytes;    /* http.max_body_bytes: default route body limit */

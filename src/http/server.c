@@ -305,16 +305,21 @@ int http_server_start(struct app *app, struct http_server **ret)
 		return -EINVAL;
 	struct http_server *srv = mem_zalloc(sizeof(*srv));
 	srv->app = app;
+	/* http.threads 0: a thread per connection; N: N epoll threads sharing connections (fewer
+	   context switches; each blocked handler holds up its thread's other connections) */
+	unsigned threads = (unsigned)app->cfg->http_threads;
+	unsigned flags = threads ? MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG
+				 : MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+				       MHD_USE_POLL | MHD_USE_ERROR_LOG;
 	srv->d = MHD_start_daemon(
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-		MHD_USE_ERROR_LOG,
-	    0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)app->cfg->http_max_connections,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)app->cfg->http_timeout_s,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)app->cfg->http_max_header_bytes,
-	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE,
-	    (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+	    flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+	    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)app->cfg->http_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)app->cfg->http_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)app->cfg->http_max_header_bytes, MHD_OPTION_THREAD_STACK_SIZE,
+	    (size_t)(512 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+	    NULL, MHD_OPTION_END);
 	if (!srv->d) {
 		mem_free(srv);
 		return -EADDRINUSE;
