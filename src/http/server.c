@@ -311,15 +311,20 @@ int http_server_start(struct app *app, struct http_server **ret)
 	unsigned flags = threads ? MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG
 				 : MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
 				       MHD_USE_POLL | MHD_USE_ERROR_LOG;
-	srv->d = MHD_start_daemon(
-	    flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-	    MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)app->cfg->http_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)app->cfg->http_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)app->cfg->http_max_header_bytes, MHD_OPTION_THREAD_STACK_SIZE,
-	    (size_t)(512 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-	    NULL, MHD_OPTION_END);
+	struct MHD_OptionItem opts[] = {
+	    {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL}, /* first: it logs the rest */
+	    {MHD_OPTION_SOCK_ADDR, 0, &sa},
+	    {MHD_OPTION_CONNECTION_LIMIT, app->cfg->http_max_connections, NULL},
+	    {MHD_OPTION_CONNECTION_TIMEOUT, app->cfg->http_timeout_s, NULL},
+	    {MHD_OPTION_CONNECTION_MEMORY_LIMIT, app->cfg->http_max_header_bytes, NULL},
+	    {MHD_OPTION_THREAD_STACK_SIZE, 512 * 1024, NULL},
+	    {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
+	    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv},
+	    {threads ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL},
+	    {MHD_OPTION_END, 0, NULL},
+	};
+	srv->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, opts,
+				  MHD_OPTION_END);
 	if (!srv->d) {
 		mem_free(srv);
 		return -EADDRINUSE;
