@@ -39,6 +39,7 @@ struct sq {
 	pthread_t thread, ckpt_thread;
 	bool thread_started, ckpt_started, stop;
 	struct sq_conn ckpt; /* checkpoints run here, off the writer's commit path */
+	int wal_frames;	     /* after the writer's last commit (its WAL hook) */
 	pthread_cond_t ckpt_wake;
 	pthread_mutex_t lock;
 	pthread_cond_t work;
@@ -227,6 +228,16 @@ static int simple(struct sq_conn *c, const char *sql)
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
+/* Records the WAL size after each of the writer's commits. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct sq *s = arg;
+	(void)db;
+	(void)name;
+	s->wal_frames = frames;
+	return SQLITE_OK;
+}
+
 /* ---- writer thread: group commit ---- */
 
 static void run_batch(struct store *st, struct sq *s, struct sq_job *jobs)
@@ -249,8 +260,17 @@ static void run_batch(struct store *st, struct sq *s, struct sq_job *jobs)
 	if (rc != SQLITE_OK)
 		return;
 	rc = simple(&s->writer, "COMMIT");
-	if (rc == SQLITE_OK)
+	if (rc == SQLITE_OK) {
+		/* readers that never pause starve the WAL of a reset and it grows without bound
+		   (and so does every lookup in it); past 16 MiB the writer, between batches,
+		   truncates it: the checkpointer has already copied nearly all of it back */
+		if (s->wal_frames > 4096) {
+			sqlite3_wal_checkpoint_v2(s->writer.db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+						  NULL, NULL);
+			s->wal_frames = 0;
+		}
 		return;
+	}
 	int err = map_rc(st, rc & 0xff, rc);
 	simple(&s->writer, "ROLLBACK");
 	for (struct sq_job *j = jobs; j; j = j->next)
@@ -312,7 +332,7 @@ static int run_write(struct store *st, const char *tenant_id, int flags, store_t
 }
 
 /* Copies the WAL back into the database every 250 ms (PASSIVE: never blocks the writer or
-   readers), so commits don't pay for checkpoints; truncates it when it grows large. */
+   readers), so commits don't pay for checkpoints. */
 static void *ckpt_main(void *arg)
 {
 	struct sq *s = arg;
@@ -329,14 +349,7 @@ static void *ckpt_main(void *arg)
 		if (s->stop)
 			break;
 		pthread_mutex_unlock(&s->lock);
-		int log = 0, done = 0;
-		sqlite3_wal_checkpoint_v2(s->ckpt.db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-		/* readers that never pause starve the WAL of a reset and it grows without bound
-		   (and so does every lookup in it): once past 16 MiB and fully copied back,
-		   truncate it; that only waits for readers to move on, there is nothing to copy */
-		if (log > 4096 && done == log)
-			sqlite3_wal_checkpoint_v2(s->ckpt.db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
-						  NULL, NULL);
+		sqlite3_wal_checkpoint_v2(s->ckpt.db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		pthread_mutex_lock(&s->lock);
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -443,6 +456,8 @@ static int sq_open(struct store *st)
 	pthread_cond_init(&s->rfree, NULL);
 	pthread_cond_init(&s->ckpt_wake, NULL);
 	int r = conn_open(s, &s->writer, false);
+	if (r == 0)
+		sqlite3_wal_hook(s->writer.db, wal_hook, s);
 	if (r == 0)
 		r = conn_open(s, &s->ckpt, false);
 	if (r == 0 && pthread_create(&s->thread, NULL, writer_main, st) == 0)
