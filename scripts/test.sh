@@ -23,7 +23,14 @@ if [ "$only" = all ]; then
   echo "== unit tests (ASan + UBSan build)"
   (cd build-asan && ctest --output-on-failure) || fail=1
 fi
-echo "== end-to-end tests"
-(cd tests/e2e && { [ -d node_modules/twilio ] || npm install --no-audit --no-fund --loglevel=error; } \
-  && IRISX_BIN="$PWD/../../build/irisx" node --test --test-concurrency=4 --test-reporter=spec *.test.js) || fail=1
+(cd tests/e2e && { [ -d node_modules/twilio ] || npm install --no-audit --no-fund --loglevel=error; }) || fail=1
+echo "== end-to-end tests (release build)"
+(cd tests/e2e && IRISX_BIN="$PWD/../../build/irisx" node --test --test-concurrency=4 \
+  --test-reporter=spec *.test.js) || fail=1
+if [ "$only" = all ]; then
+  # the same suite against the ASan+UBSan server: any sanitizer report fails its file
+  echo "== end-to-end tests (ASan + UBSan build)"
+  (cd tests/e2e && IRISX_BIN="$PWD/../../build-asan/irisx" node --test --test-concurrency=4 \
+    --test-reporter=spec *.test.js) || fail=1
+fi
 exit $fail

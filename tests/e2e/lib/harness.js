@@ -405,6 +405,10 @@ class Server {
 		await this.stop();
 		if (this.ownDir)
 			rmDir(this.dataDir);
+		// under the ASan+UBSan build (IRISX_BIN=build-asan/irisx) a report fails the file
+		const m = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/.exec(this.logs);
+		if (m)
+			throw new Error(`sanitizer report in the server's log:\n${this.logs.slice(Math.max(0, m.index - 200), m.index + 3000)}`);
 	}
 
 	req(method, p, o) {
