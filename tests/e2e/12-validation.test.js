@@ -100,11 +100,24 @@ test('unknown route -> 404 not_found; wrong method -> 405 method_not_allowed', a
 	]) {
 		const r = await srv.req(m, p, { token: t.token });
 		h.expectError(r, 405, 'method_not_allowed');
-		const allow = r.h('allow');
-		assert.ok(allow, `${m} ${p}: 405 without Allow`);
 	}
-	// the routing does not depend on case or trailing slashes in surprising ways
+	// the routing does not depend on case in surprising ways
 	h.expectError(await srv.req('GET', '/V1/TENANT', { token: t.token }), 404);
+});
+
+test('405 answers carry Allow (RFC 9110 15.5.6: MUST)', async () => {
+	const missing = [];
+	for (const [m, p, want] of [
+		['DELETE', '/v1/auth/login', 'POST'],
+		['PUT', '/v1/tenant', 'GET'],
+		['PATCH', '/v1/api-keys', 'GET'],
+	]) {
+		const r = await srv.req(m, p, { token: t.token });
+		const allow = r.h('allow') || '';
+		if (!allow.split(/\s*,\s*/).includes(want))
+			missing.push(`${m} ${p}: Allow "${allow}" lacks ${want}`);
+	}
+	assert.deepEqual(missing, [], missing.join('\n'));
 });
 
 test('body over the route limit -> 413 payload_too_large; just under is parsed', async () => {

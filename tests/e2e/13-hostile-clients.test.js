@@ -214,6 +214,32 @@ describe('request smuggling and garbage', () => {
 		});
 	}
 
+	/* One response, its body exactly Content-Length bytes and not itself a status line. */
+	function wellFormed(x) {
+		const end = x.data.indexOf('\r\n\r\n');
+		if (end < 0)
+			return 'no header block';
+		const cl = /\r\ncontent-length:\s*(\d+)/i.exec(x.data.slice(0, end));
+		const body = x.data.slice(end + 4);
+		if (cl && body.length !== +cl[1])
+			return `Content-Length ${cl[1]} but ${body.length} body bytes`;
+		if (/^HTTP\/1\.[01] \d{3}/.test(body))
+			return 'the body starts with a second status line (header block sent twice)';
+		return null;
+	}
+
+	for (const cl of ['abc', '+5', '-1', '5, 0']) {
+		// libmicrohttpd 0.9.75 (Debian 12) answers these itself, before IRISX sees the request,
+		// and sends its 400 header block twice; the connection is closed and nothing is
+		// smuggled (see the variants above), but the answer is malformed: known, upstream.
+		test(`malformed Content-Length "${cl}": one well-formed 400`, { todo: 'libmicrohttpd 0.9.75 duplicates its own 400 header block' }, async () => {
+			const x = await h.rawExchange(srv.port, [`POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${cl}\r\n\r\n{}`], { idleMs: 1500 });
+			assert.equal(x.statuses[0], 400, JSON.stringify(x.data.slice(0, 300)));
+			const bad = wellFormed(x);
+			assert.equal(bad, null, `${bad}: ${JSON.stringify(x.data.slice(0, 400))}`);
+		});
+	}
+
 	test('garbage and malformed requests -> 4xx or close; server keeps serving', async () => {
 		const cases = [
 			require('node:crypto').randomBytes(4096),
