@@ -98,12 +98,18 @@ async function request(base, method, p, o = {}) {
 		if (!Object.keys(headers).some((k) => k.toLowerCase() === 'content-type'))
 			headers['content-type'] = 'application/json';
 	}
-	const res = await fetch(base + p, {
-		method,
-		headers,
-		body,
-		signal: AbortSignal.timeout(o.timeout || 30000),
-	});
+	const go = () => fetch(base + p, { method, headers, body, signal: AbortSignal.timeout(o.timeout || 30000) });
+	let res;
+	try {
+		res = await go();
+	} catch (e) {
+		// A pooled keep-alive connection the server closed for idleness just as it was reused
+		// (the usual keep-alive race): retry a GET once on a new connection, as browsers do.
+		const code = e.cause && e.cause.code;
+		if (!['GET', 'HEAD'].includes(method) || !['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE'].includes(code))
+			throw e;
+		res = await go();
+	}
 	const text = await res.text();
 	let json = null;
 	try {
@@ -382,6 +388,11 @@ class Server {
 			c.kill('SIGKILL');
 			await waitExit(c, 5000);
 		}
+		// a clean shutdown exits 0 within 10 s; anything else fails the file in cleanup()
+		if (!graceful || c.exitCode !== 0)
+			(this.stopProblems = this.stopProblems || []).push(
+				graceful ? `exited with code ${c.exitCode} (signal ${c.signalCode}) after SIGTERM` : 'still running 10 s after SIGTERM'
+			);
 		return { code: c.exitCode, signal: c.signalCode, graceful };
 	}
 
@@ -409,6 +420,8 @@ class Server {
 		const m = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/.exec(this.logs);
 		if (m)
 			throw new Error(`sanitizer report in the server's log:\n${this.logs.slice(Math.max(0, m.index - 200), m.index + 3000)}`);
+		if (this.stopProblems && this.stopProblems.length)
+			throw new Error(`irisx serve did not shut down cleanly: ${this.stopProblems.join('; ')}\n${this.logs.slice(-1500)}`);
 	}
 
 	req(method, p, o) {
