@@ -41,7 +41,7 @@ static int list(struct http_req *req, const char *tenant_id)
 	int r = store_tx(req->app->st, tenant_id, STORE_READ, list_fn, &q);
 	if (r < 0)
 		return r;
-	return http_reply(req, 200, http_page(q.rows, q.f.limit, present_audit));
+	return http_reply(req, 200, http_page(q.rows, q.f.limit, present_plain));
 }
 
 int h_audit_list(struct http_req *req)

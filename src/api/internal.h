@@ -12,7 +12,6 @@ json_t *present(json_t *row, const char *const *omit);
 json_t *present_tenant(json_t *row);
 json_t *present_user(json_t *row);
 json_t *present_key(json_t *row);
-json_t *present_audit(json_t *row);
 json_t *present_plain(json_t *row);
 
 /* Normalised e-mail (lower case, trimmed) into out; -EINVAL if not plausible. */

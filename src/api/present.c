@@ -58,11 +58,6 @@ json_t *present_key(json_t *row)
 	return present(row, omit);
 }
 
-json_t *present_audit(json_t *row)
-{
-	return present(row, NULL);
-}
-
 json_t *present_plain(json_t *row)
 {
 	return present(row, NULL);
