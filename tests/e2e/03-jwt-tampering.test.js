@@ -144,7 +144,10 @@ test('IRISX_AUTH_ACCESS_TTL_S sets exp and expires_in', async () => {
 // A real expiry (TTL 10 s + 30 s leeway) costs 41 s; the forged expired token above covers
 // the check. Set IRISX_E2E_SLOW=1 to also wait for a genuinely issued token to expire.
 test('a genuinely issued token expires (IRISX_E2E_SLOW=1)', { skip: !process.env.IRISX_E2E_SLOW, timeout: 90000 }, async () => {
+	await srv.restart({ IRISX_AUTH_ACCESS_TTL_S: '10', IRISX_AUTH_JWT_AUDIENCE: 'irisx-api', IRISX_AUTH_JWT_ISSUER: 'irisx' });
 	const l = await h.login(srv, t.email, t.password);
+	assert.equal(l.expires_in, 10);
+	h.expectStatus(await me(l.access_token), 200);
 	await h.sleep(42000);
 	h.expectError(await me(l.access_token), 401);
 });
