@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # deps.sh: installs the Debian 12 packages IRISX needs to build, test and benchmark, if missing.
 set -euo pipefail
-PKGS=(cmake ninja-build gcc clang pkg-config make
+PKGS=(cmake ninja-build gcc clang libclang-rt-14-dev pkg-config make
       libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3 libpq-dev postgresql
       libargon2-dev libssl-dev libcurl4-openssl-dev
-      nodejs npm curl jq wrk nginx-light)
+      nodejs npm curl jq wrk nginx-light iproute2 util-linux)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
