@@ -68,6 +68,26 @@ static const struct ckey keys[] = {
     {"auth.outbox_reveal", C_BOOL, S(outbox_reveal), "false", 0, 0,
      "Show the tokens of queued mails at /v1/admin/email-outbox (development and tests only: "
      "whoever reads them can take over the accounts)"},
+    {"bus.url", C_STR, S(bus_url), "", 0, 0,
+     "Empty: jobs and events ride on the database (transactional outbox); "
+     "nats://host:port: NATS JetStream"},
+    {"bus.retention_s", C_INT, S(bus_retention_s), "604800", 60, 315360000,
+     "How long finished jobs stay visible at /v1/jobs before they are pruned"},
+    {"bus.poll_ms", C_INT, S(bus_poll_ms), "5", 1, 10000,
+     "How often an idle consumer looks for new work (wake-ups in this process are immediate)"},
+    {"outbound.allow_private", C_BOOL, S(outbound_allow_private), "false", 0, 0,
+     "Let webhooks and other tenant-given URLs reach loopback and private addresses "
+     "(development and tests only: it opens the server to SSRF)"},
+    {"webhooks.retry_unit_us", C_INT, S(webhooks_retry_unit_us), "1000000", 1, 1000000,
+     "Length of one second of the retry schedule (tests shrink it to run days in seconds)"},
+    {"webhooks.max_inflight", C_INT, S(webhooks_max_inflight), "512", 1, 100000,
+     "Webhook deliveries in flight at once"},
+    {"webhooks.connect_timeout_ms", C_INT, S(webhooks_connect_timeout_ms), "5000", 100, 60000,
+     "Connect timeout of a webhook delivery"},
+    {"webhooks.timeout_ms", C_INT, S(webhooks_timeout_ms), "15000", 100, 300000,
+     "Total time allowed for a webhook delivery"},
+    {"webhooks.disable_after_s", C_INT, S(webhooks_disable_after_s), "432000", 1, 31536000,
+     "An endpoint failing without a success for this long is disabled (schedule seconds)"},
     {"log.level", C_STR, S(log_level), "info", 0, 0, "debug, info, warn or error"},
 };
 #undef S

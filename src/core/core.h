@@ -102,6 +102,15 @@ struct config {
 	bool trust_proxy;	    /* http.trust_proxy: take client IP from X-Forwarded-For */
 	int auth_cache_ms;	    /* auth.cache_ms: reuse of a looked-up principal */
 	bool outbox_reveal;	    /* auth.outbox_reveal: show tokens at /v1/admin/email-outbox */
+	char *bus_url;		    /* bus.url: "" = the store; nats://host:port = JetStream */
+	int bus_retention_s;	    /* bus.retention_s: settled jobs kept this long */
+	int bus_poll_ms;	    /* bus.poll_ms: idle consumers look for work this often */
+	bool outbound_allow_private; /* outbound.allow_private: tenant URLs may reach loopback */
+	int webhooks_retry_unit_us; /* webhooks.retry_unit_us: one second of the retry schedule */
+	int webhooks_max_inflight;  /* webhooks.max_inflight: deliveries in flight at once */
+	int webhooks_connect_timeout_ms; /* webhooks.connect_timeout_ms */
+	int webhooks_timeout_ms;	 /* webhooks.timeout_ms: whole delivery */
+	int webhooks_disable_after_s;	 /* webhooks.disable_after_s: failing this long disables */
 };
 /* Loads defaults, then path (NULL: IRISX_CONFIG or ./irisx.conf if present), then env.
    On error *ret_err names the bad key (static or malloc'd; caller prints). */

@@ -1,0 +1,1 @@
+/* nats.c: placeholder, filled in by its own commit. */

@@ -1,0 +1,1 @@
+/* client.c: placeholder, filled in by its own commit. */

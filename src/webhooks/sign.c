@@ -1,0 +1,1 @@
+/* sign.c: placeholder, filled in by its own commit. */

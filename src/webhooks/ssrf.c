@@ -1,0 +1,1 @@
+/* ssrf.c: placeholder, filled in by its own commit. */
