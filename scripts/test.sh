@@ -8,13 +8,24 @@ fail=0
 PGDIR=$(mktemp -d /tmp/irisx-pg.XXXXXX)
 chmod 755 "$PGDIR"
 PGPORT=$((20000 + RANDOM % 20000))
-cleanup() { scripts/pg-test.sh stop "$PGDIR" >/dev/null 2>&1 || true; rm -rf "$PGDIR"; }
+NATSDIR="$PGDIR/nats"
+NATSPORT=$((PGPORT + 1000))
+cleanup() {
+  scripts/nats-test.sh stop "$NATSDIR" >/dev/null 2>&1 || true
+  scripts/pg-test.sh stop "$PGDIR" >/dev/null 2>&1 || true
+  rm -rf "$PGDIR"
+}
 trap cleanup EXIT
 if scripts/pg-test.sh start "$PGDIR" "$PGPORT" > "$PGDIR/env" 2>"$PGDIR/start.log"; then
   set -a; . "$PGDIR/env"; set +a
   export IRISX_TEST_PG_DIR="$PGDIR" IRISX_TEST_PG_PORT="$PGPORT"
 else
   echo "test: PostgreSQL did not start:"; cat "$PGDIR/start.log"; exit 1
+fi
+if scripts/nats-test.sh start "$NATSDIR" "$NATSPORT" > "$PGDIR/nats.env" 2>"$PGDIR/nats-start.log"; then
+  set -a; . "$PGDIR/nats.env"; set +a
+else
+  echo "test: nats-server did not start:"; cat "$PGDIR/nats-start.log"; exit 1
 fi
 
 if [ "$only" = all ]; then

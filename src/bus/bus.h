@@ -37,9 +37,9 @@ struct bus_msg {
 	char *subject;
 	char *payload;
 	size_t payload_len;
-	char *order_key;   /* NULL if none */
-	int attempt;	   /* 1 on the first delivery */
-	int max_attempts;  /* the last attempt is attempt == max_attempts */
+	char *order_key;  /* NULL if none */
+	int attempt;	  /* 1 on the first delivery */
+	int max_attempts; /* the last attempt is attempt == max_attempts */
 	uint64_t created_us;
 	struct bus_consumer *consumer;
 	void *impl; /* backend's handle */
@@ -50,12 +50,12 @@ typedef void(bus_msg_cb)(struct bus_msg *m, void *arg);
 /* A durable consumer: one named group per subject; several processes or threads with the
    same name share the work. */
 struct bus_consumer_opts {
-	const char *name;	/* durable name, e.g. "webhooks" */
-	const char *subject;	/* exact subject */
-	int batch;		/* messages claimed per round trip (default 256) */
-	int max_inflight;	/* handed out and not yet acked (default 1024) */
-	uint64_t visibility_us; /* redelivered if not settled by then (default 60 s) */
-	int max_attempts;	/* default 5; then the message is dead-lettered */
+	const char *name;	  /* durable name, e.g. "webhooks" */
+	const char *subject;	  /* exact subject */
+	int batch;		  /* messages claimed per round trip (default 256) */
+	int max_inflight;	  /* handed out and not yet acked (default 1024) */
+	uint64_t visibility_us;	  /* redelivered if not settled by then (default 60 s) */
+	int max_attempts;	  /* default 5; then the message is dead-lettered */
 	uint64_t backoff_base_us; /* nak with delay < 0: base * 2^(attempt-1), +-20% jitter */
 	uint64_t backoff_max_us;  /* cap of that backoff */
 	bool ordered;		  /* per order_key ordering */
@@ -90,6 +90,10 @@ void bus_ack(struct bus_msg *m);
 void bus_nak(struct bus_msg *m, int64_t delay_us, const char *error);
 /* Failed for good: dead-lettered now with error (retry it through the jobs API). */
 void bus_term(struct bus_msg *m, const char *error);
+
+/* Puts a dead-lettered message back for delivery, attempts reset (jobs API). tenant_id
+   NULL: any tenant's. -ENOENT if unknown (or another tenant's), -EBUSY if not dead. */
+int bus_retry(struct bus *b, const char *tenant_id, const char *id);
 
 /* Counters for /metrics and benchmarks. */
 struct bus_stats {

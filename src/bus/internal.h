@@ -25,6 +25,8 @@ struct bus_backend {
 	void (*unsubscribe)(struct bus_consumer *c);
 	/* Applies a settlement (may queue it and apply it in a batch later); frees nothing. */
 	void (*settle)(struct bus_msg *m, enum bus_settle how, int64_t delay_us, const char *error);
+	/* Dead letter back to delivery (see bus_retry). */
+	int (*retry)(struct bus *b, const char *tenant_id, const char *id);
 	/* Wakes idle consumers (new work may be ready). May be NULL. */
 	void (*kick)(struct bus *b);
 };
@@ -60,6 +62,9 @@ struct bus_msg *bus_msg_new(struct bus_consumer *c, const char *id, const char *
 void bus_msg_free(struct bus_msg *m);
 /* Hands m to the consumer's callback (counts it). */
 void bus_deliver(struct bus_msg *m);
+
+/* A new message id (JB...): time-ordered, and in creation order within a process. */
+void bus_id_new(char out[ID_LEN + 1]);
 
 /* Subject syntax: [a-z0-9_.-]{1,64}. */
 bool bus_subject_valid(const char *s);

@@ -133,6 +133,44 @@ int store_audit_list(struct store_tx *tx, const char *tenant_id, const struct au
 int store_jwt_keys(struct store_tx *tx, json_t **ret); /* newest first, not retired */
 int store_jwt_key_insert(struct store_tx *tx, const char *kid, const char *secret_hex);
 
+/* jobs: the store-backed bus (src/bus is the only caller). Rows as in the table. */
+struct store_job {
+	const char *id, *tenant_id, *subject, *payload, *dedupe_key, *order_key;
+	const char *state; /* "queued" | "outbox" | "dead" */
+	int attempts, max_attempts;
+	uint64_t run_at_us;
+	const char *last_error;
+};
+/* 1 if inserted, 0 if dropped as a duplicate of (subject, dedupe_key). */
+int store_job_insert(struct store_tx *tx, const struct store_job *j);
+/* Claims up to limit ready jobs of subject (queued, or running with an expired lease):
+   running, attempts + 1, leased until lease_until_us. ordered: per order_key, only the
+   oldest unfinished job of a key. *ret: rows {id, tenant_id, subject, payload, order_key,
+   attempts, max_attempts, created_us}. */
+int store_job_claim(struct store_tx *tx, const char *subject, bool ordered, uint64_t now_us,
+		    uint64_t lease_until_us, int limit, json_t **ret);
+int store_job_ready(struct store_tx *tx, const char *subject, uint64_t now_us); /* 1 | 0 */
+/* Earliest run_at_us of an unfinished job of subject; -ENOENT if none. */
+int store_job_next_at(struct store_tx *tx, const char *subject, uint64_t *ret_us);
+int store_job_ack(struct store_tx *tx, const char *id);
+/* Back to queued, claimable from run_at_us. */
+int store_job_nak(struct store_tx *tx, const char *id, uint64_t run_at_us, const char *error);
+int store_job_dead(struct store_tx *tx, const char *id, const char *error);
+/* tenant_id NULL: any tenant (platform admin). */
+int store_job_get(struct store_tx *tx, const char *tenant_id, const char *id, json_t **ret);
+/* dead -> queued with attempts reset; -ENOENT, or -EBUSY if the job is not dead. */
+int store_job_requeue(struct store_tx *tx, const char *tenant_id, const char *id);
+struct store_job_filter {
+	const char *state, *subject, *cursor;
+	int limit;
+};
+int store_job_list(struct store_tx *tx, const char *tenant_id, const struct store_job_filter *f,
+		   json_t **ret);
+int store_job_outbox(struct store_tx *tx, int limit, json_t **ret); /* oldest first */
+int store_job_delete(struct store_tx *tx, const char *id);
+/* Deletes up to limit done jobs settled before before_us; returns the count. */
+int store_job_prune(struct store_tx *tx, uint64_t before_us, int limit);
+
 /* Lists: cursor is the last id of the previous page; rows are newest first. The list
    functions fetch limit+1 rows so callers can tell whether there is a next page. */
 #define STORE_LIST_MAX 200
