@@ -106,8 +106,8 @@ struct config {
 	int bus_retention_s;	    /* bus.retention_s: settled jobs kept this long */
 	int bus_poll_ms;	    /* bus.poll_ms: idle consumers look for work this often */
 	bool outbound_allow_private; /* outbound.allow_private: tenant URLs may reach loopback */
-	int webhooks_retry_unit_us; /* webhooks.retry_unit_us: one second of the retry schedule */
-	int webhooks_max_inflight;  /* webhooks.max_inflight: deliveries in flight at once */
+	int webhooks_retry_unit_us;  /* webhooks.retry_unit_us: one second of the retry schedule */
+	int webhooks_max_inflight;   /* webhooks.max_inflight: deliveries in flight at once */
 	int webhooks_connect_timeout_ms; /* webhooks.connect_timeout_ms */
 	int webhooks_timeout_ms;	 /* webhooks.timeout_ms: whole delivery */
 	int webhooks_disable_after_s;	 /* webhooks.disable_after_s: failing this long disables */

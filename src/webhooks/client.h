@@ -34,8 +34,8 @@ int whsig_sign(const char *secret, const char *msg_id, int64_t ts, const char *b
 	       struct buf *out);
 /* Verifies a webhook-signature header value (space-separated "v1,<sig>" entries) against
    secret; 0 if one matches (constant time), -EPERM if none. Used by tests and the fuzzer. */
-int whsig_verify(const char *secret, const char *msg_id, int64_t ts, const char *body,
-		 size_t len, const char *header);
+int whsig_verify(const char *secret, const char *msg_id, int64_t ts, const char *body, size_t len,
+		 const char *header);
 
 struct kv {
 	const char *k, *v;
@@ -67,7 +67,7 @@ struct whc_result {
 typedef void(whc_done_cb)(const struct whc_result *r, void *arg);
 struct whc_req {
 	const char *url;
-	const char *method;	/* "POST" (default when NULL) or "GET" */
+	const char *method;	    /* "POST" (default when NULL) or "GET" */
 	const char *const *headers; /* NULL-terminated "Name: value" list, may be NULL */
 	const char *body;
 	size_t body_len;
