@@ -484,6 +484,604 @@ static void test_retry_after(void)
 	}
 }
 
+/* ---- a small threaded HTTP/1.1 server on 127.0.0.1 for the client tests ---- */
+
+#define SRV_CONNS 1024
+#define BIG_LEN 5000
+#define HUGE_LEN (2 * 1024 * 1024)
+
+struct srv {
+	int fd, port;
+	pthread_t accept_thread;
+	atomic_int accepts, requests;
+	atomic_bool stop;
+	pthread_mutex_t mu;
+	int conn_fd[SRV_CONNS];
+	pthread_t conn_thread[SRV_CONNS];
+	int nconns;
+	char redirect_to[128];
+	/* the last request, under mu */
+	char last_method[8], last_head[2048], last_body[256];
+};
+
+struct conn {
+	struct srv *s;
+	int fd;
+};
+
+static bool send_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	while (n > 0) {
+		ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+		if (w <= 0)
+			return false;
+		c += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+static bool send_str(int fd, const char *s)
+{
+	return send_all(fd, s, strlen(s));
+}
+
+/* Streams n bytes of body; false once the client has gone. */
+static bool send_fill(int fd, size_t n)
+{
+	char chunk[16384];
+	memset(chunk, 'z', sizeof(chunk));
+	while (n > 0) {
+		size_t k = n < sizeof(chunk) ? n : sizeof(chunk);
+		if (!send_all(fd, chunk, k))
+			return false;
+		n -= k;
+	}
+	return true;
+}
+
+static size_t content_length(const char *head)
+{
+	const char *p = strcasestr(head, "\r\ncontent-length:");
+	return p ? (size_t)strtoul(p + 17, NULL, 10) : 0;
+}
+
+/* Answers one request by path; false to close the connection. */
+static bool srv_answer(struct srv *s, int fd, const char *path)
+{
+	char head[512];
+	if (strncmp(path, "/ok", 3) == 0)
+		return send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	if (strcmp(path, "/big") == 0) {
+		char body[BIG_LEN];
+		for (int i = 0; i < BIG_LEN; i++)
+			body[i] = (char)('a' + i % 26);
+		snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n",
+			 BIG_LEN);
+		return send_str(fd, head) && send_all(fd, body, BIG_LEN);
+	}
+	if (strcmp(path, "/redirect") == 0) {
+		snprintf(head, sizeof(head),
+			 "HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n",
+			 s->redirect_to);
+		return send_str(fd, head);
+	}
+	if (strcmp(path, "/429") == 0)
+		return send_str(fd, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\n"
+				    "Content-Length: 4\r\n\r\nslow");
+	if (strcmp(path, "/503date") == 0)
+		return send_str(fd, "HTTP/1.1 503 Unavailable\r\nRetry-After: Sun, 06 Nov 1994 "
+				    "08:49:37 GMT\r\nContent-Length: 0\r\n\r\n");
+	if (strcmp(path, "/huge") == 0) { /* announced as too large */
+		snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n",
+			 HUGE_LEN);
+		if (send_str(fd, head))
+			send_fill(fd, HUGE_LEN);
+		return false;
+	}
+	if (strcmp(path, "/stream") == 0) { /* too large, found out while reading */
+		if (send_str(fd, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"))
+			send_fill(fd, HUGE_LEN);
+		return false;
+	}
+	if (strcmp(path, "/silent") == 0) { /* never answers; waits for the client to go */
+		char b[256];
+		while (!atomic_load(&s->stop) && recv(fd, b, sizeof(b), 0) > 0)
+			;
+		return false;
+	}
+	return send_str(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+}
+
+static void *srv_conn_main(void *arg)
+{
+	struct conn cn = *(struct conn *)arg;
+	mem_free(arg);
+	struct srv *s = cn.s;
+	static const size_t cap = 65536;
+	char *buf = mem_alloc(cap + 1);
+	size_t have = 0;
+	for (;;) {
+		buf[have] = '\0';
+		char *end = strstr(buf, "\r\n\r\n");
+		size_t hlen = end ? (size_t)(end - buf) + 4 : 0;
+		size_t need = end ? hlen + content_length(buf) : 0;
+		if (!end || have < need) {
+			if (have == cap)
+				break;
+			ssize_t n = recv(cn.fd, buf + have, cap - have, 0);
+			if (n <= 0)
+				break;
+			have += (size_t)n;
+			continue;
+		}
+		char method[8] = "", path[256] = "";
+		sscanf(buf, "%7s %255s", method, path);
+		pthread_mutex_lock(&s->mu);
+		snprintf(s->last_method, sizeof(s->last_method), "%s", method);
+		snprintf(s->last_head, sizeof(s->last_head), "%.*s", (int)hlen, buf);
+		snprintf(s->last_body, sizeof(s->last_body), "%.*s", (int)(need - hlen),
+			 buf + hlen);
+		pthread_mutex_unlock(&s->mu);
+		atomic_fetch_add(&s->requests, 1);
+		if (!srv_answer(s, cn.fd, path))
+			break;
+		memmove(buf, buf + need, have - need);
+		have -= need;
+	}
+	mem_free(buf);
+	shutdown(cn.fd, SHUT_RDWR);
+	return NULL;
+}
+
+static void *srv_accept_main(void *arg)
+{
+	struct srv *s = arg;
+	for (;;) {
+		int fd = accept(s->fd, NULL, NULL);
+		if (fd < 0) {
+			if (atomic_load(&s->stop))
+				return NULL;
+			continue;
+		}
+		atomic_fetch_add(&s->accepts, 1);
+		pthread_mutex_lock(&s->mu);
+		if (s->nconns == SRV_CONNS) {
+			pthread_mutex_unlock(&s->mu);
+			close(fd);
+			continue;
+		}
+		struct conn *cn = mem_alloc(sizeof(*cn));
+		cn->s = s;
+		cn->fd = fd;
+		s->conn_fd[s->nconns] = fd;
+		pthread_create(&s->conn_thread[s->nconns], NULL, srv_conn_main, cn);
+		s->nconns++;
+		pthread_mutex_unlock(&s->mu);
+	}
+}
+
+static int listen_local(int *ret_port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 512) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+		perror("listen_local");
+		abort();
+	}
+	*ret_port = ntohs(a.sin_port);
+	return fd;
+}
+
+static struct srv *srv_start(void)
+{
+	struct srv *s = mem_zalloc(sizeof(*s));
+	pthread_mutex_init(&s->mu, NULL);
+	s->fd = listen_local(&s->port);
+	pthread_create(&s->accept_thread, NULL, srv_accept_main, s);
+	return s;
+}
+
+static void srv_stop(struct srv *s)
+{
+	atomic_store(&s->stop, true);
+	shutdown(s->fd, SHUT_RDWR); /* wakes accept() */
+	pthread_join(s->accept_thread, NULL);
+	close(s->fd);
+	for (int i = 0; i < s->nconns; i++) {
+		shutdown(s->conn_fd[i], SHUT_RDWR);
+		pthread_join(s->conn_thread[i], NULL);
+		close(s->conn_fd[i]);
+	}
+	pthread_mutex_destroy(&s->mu);
+	mem_free(s);
+}
+
+/* ---- collecting callbacks ---- */
+
+struct call {
+	int calls, status;
+	char error[32];
+	char body[2048];
+	size_t body_len;
+	int64_t retry_after_s;
+	uint64_t latency_us;
+};
+
+struct calls {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done, n;
+	struct call *c;
+	uint64_t last_us;
+};
+
+struct call_ref {
+	struct calls *all;
+	int i;
+};
+
+static void calls_init(struct calls *cs, int n)
+{
+	memset(cs, 0, sizeof(*cs));
+	pthread_mutex_init(&cs->mu, NULL);
+	pthread_cond_init(&cs->cv, NULL);
+	cs->n = n;
+	cs->c = mem_zalloc((size_t)n * sizeof(*cs->c));
+}
+
+static void calls_free(struct calls *cs)
+{
+	pthread_mutex_destroy(&cs->mu);
+	pthread_cond_destroy(&cs->cv);
+	mem_free(cs->c);
+}
+
+static void on_done(const struct whc_result *r, void *arg)
+{
+	struct call_ref *ref = arg;
+	struct calls *cs = ref->all;
+	pthread_mutex_lock(&cs->mu);
+	struct call *c = &cs->c[ref->i];
+	c->calls++;
+	c->status = r->status;
+	snprintf(c->error, sizeof(c->error), "%s", r->error ? r->error : "");
+	c->body_len = r->body_len;
+	if (r->body_len < sizeof(c->body)) {
+		memcpy(c->body, r->body, r->body_len);
+		c->body[r->body_len] = r->body[r->body_len]; /* the NUL the result promises */
+	}
+	c->retry_after_s = r->retry_after_s;
+	c->latency_us = r->latency_us;
+	cs->done++;
+	cs->last_us = time_mono_us();
+	pthread_cond_broadcast(&cs->cv);
+	pthread_mutex_unlock(&cs->mu);
+}
+
+/* Waits until n callbacks arrived or timeout_ms passed; true if they did. */
+static bool calls_wait(struct calls *cs, int n, int timeout_ms)
+{
+	uint64_t until = time_mono_us() + (uint64_t)timeout_ms * 1000;
+	pthread_mutex_lock(&cs->mu);
+	while (cs->done < n && time_mono_us() < until) {
+		pthread_mutex_unlock(&cs->mu);
+		usleep(2000);
+		pthread_mutex_lock(&cs->mu);
+	}
+	bool ok = cs->done >= n;
+	pthread_mutex_unlock(&cs->mu);
+	return ok;
+}
+
+/* Runs one request on its own client and returns what the callback saw. */
+static struct call one(const char *url, const char *method, bool allow_private, int timeout_ms)
+{
+	struct whc *c = NULL;
+	struct calls cs;
+	calls_init(&cs, 1);
+	struct call_ref ref = {&cs, 0};
+	CHECK_EQ_INT(whc_new(4, &c), 0);
+	struct whc_req req = {.url = url,
+			      .method = method,
+			      .connect_timeout_ms = timeout_ms,
+			      .timeout_ms = timeout_ms,
+			      .allow_private = allow_private,
+			      .cb = on_done,
+			      .arg = &ref};
+	CHECK_EQ_INT(whc_submit(c, &req), 0);
+	CHECK(calls_wait(&cs, 1, timeout_ms + 5000));
+	whc_free(c);
+	struct call out = cs.c[0];
+	CHECK_EQ_INT(out.calls, 1);
+	calls_free(&cs);
+	return out;
+}
+
+static void url_of(char *out, size_t n, int port, const char *path)
+{
+	snprintf(out, n, "http://127.0.0.1:%d%s", port, path);
+}
+
+/* ---- client tests ---- */
+
+static void test_client_basic(void)
+{
+	struct srv *s = srv_start();
+	char url[128];
+
+	/* 2xx: body kept up to 1 KB, NUL-terminated */
+	url_of(url, sizeof(url), s->port, "/big");
+	struct call r = one(url, NULL, true, 3000);
+	CHECK_EQ_INT(r.status, 200);
+	CHECK_STR(r.error, "");
+	CHECK_EQ_INT(r.body_len, 1024);
+	bool pattern = r.body[1024] == '\0';
+	for (int i = 0; i < 1024; i++)
+		pattern = pattern && r.body[i] == (char)('a' + i % 26);
+	CHECK(pattern);
+	CHECK_EQ_INT(r.retry_after_s, -1);
+	CHECK(r.latency_us > 0 && r.latency_us < 3000000);
+	pthread_mutex_lock(&s->mu);
+	CHECK_STR(s->last_method, "POST");
+	pthread_mutex_unlock(&s->mu);
+
+	/* POST body and headers arrive as given; GET is a GET */
+	struct whc *c = NULL;
+	struct calls cs;
+	calls_init(&cs, 2);
+	struct call_ref ref0 = {&cs, 0}, ref1 = {&cs, 1};
+	CHECK_EQ_INT(whc_new(2, &c), 0);
+	const char *const hdrs[] = {"Content-Type: application/json", "X-Test: one two", NULL};
+	url_of(url, sizeof(url), s->port, "/ok");
+	struct whc_req req = {.url = url,
+			      .method = "POST",
+			      .headers = hdrs,
+			      .body = "{\"a\":1}",
+			      .body_len = 7,
+			      .timeout_ms = 3000,
+			      .allow_private = true,
+			      .cb = on_done,
+			      .arg = &ref0};
+	CHECK_EQ_INT(whc_submit(c, &req), 0);
+	CHECK(calls_wait(&cs, 1, 5000));
+	CHECK_EQ_INT(cs.c[0].status, 200);
+	CHECK_STR(cs.c[0].body, "ok");
+	pthread_mutex_lock(&s->mu);
+	CHECK_STR(s->last_method, "POST");
+	CHECK_STR(s->last_body, "{\"a\":1}");
+	CHECK(strstr(s->last_head, "\r\nX-Test: one two\r\n") != NULL);
+	CHECK(strstr(s->last_head, "\r\nContent-Type: application/json\r\n") != NULL);
+	CHECK(strstr(s->last_head, "User-Agent: IRISX/") != NULL);
+	pthread_mutex_unlock(&s->mu);
+	req.method = "get";
+	req.headers = NULL;
+	req.arg = &ref1;
+	CHECK_EQ_INT(whc_submit(c, &req), 0);
+	CHECK(calls_wait(&cs, 2, 5000));
+	CHECK_EQ_INT(cs.c[1].status, 200);
+	pthread_mutex_lock(&s->mu);
+	CHECK_STR(s->last_method, "GET");
+	pthread_mutex_unlock(&s->mu);
+	/* refused at submit: never called back */
+	req.method = "PUT";
+	CHECK_EQ_INT(whc_submit(c, &req), -EINVAL);
+	req.method = NULL;
+	const char *const inject[] = {"X-A: 1\r\nX-B: 2", NULL};
+	req.headers = inject;
+	CHECK_EQ_INT(whc_submit(c, &req), -EINVAL);
+	req.headers = NULL;
+	req.url = "ftp://127.0.0.1/";
+	CHECK_EQ_INT(whc_submit(c, &req), -EINVAL);
+	req.url = "http://user:pw@127.0.0.1/";
+	CHECK_EQ_INT(whc_submit(c, &req), -EINVAL);
+	req.url = url;
+	req.cb = NULL;
+	CHECK_EQ_INT(whc_submit(c, &req), -EINVAL);
+	CHECK_EQ_INT(whc_pending(c), 0);
+	whc_free(c);
+	CHECK_EQ_INT(cs.done, 2);
+	calls_free(&cs);
+	CHECK_EQ_INT(whc_new(0, &c), -EINVAL);
+	whc_free(NULL);
+
+	/* 429 and 503 with Retry-After (delta-seconds, and a date in the past) */
+	url_of(url, sizeof(url), s->port, "/429");
+	r = one(url, NULL, true, 3000);
+	CHECK_EQ_INT(r.status, 429);
+	CHECK_STR(r.error, "");
+	CHECK_EQ_INT(r.retry_after_s, 7);
+	CHECK_STR(r.body, "slow");
+	url_of(url, sizeof(url), s->port, "/503date");
+	r = one(url, NULL, true, 3000);
+	CHECK_EQ_INT(r.status, 503);
+	CHECK_EQ_INT(r.retry_after_s, 0);
+	CHECK_EQ_INT(r.body_len, 0);
+	CHECK_STR(r.body, "");
+
+	/* answers past 1 MiB are aborted, announced or not */
+	url_of(url, sizeof(url), s->port, "/huge");
+	r = one(url, NULL, true, 5000);
+	CHECK_STR(r.error, "too_large");
+	url_of(url, sizeof(url), s->port, "/stream");
+	r = one(url, NULL, true, 5000);
+	CHECK_STR(r.error, "too_large");
+	CHECK_EQ_INT(r.body_len, 1024);
+	srv_stop(s);
+}
+
+static void test_client_redirect(void)
+{
+	struct srv *a = srv_start(), *b = srv_start();
+	snprintf(a->redirect_to, sizeof(a->redirect_to), "http://127.0.0.1:%d/ok", b->port);
+	char url[128];
+	url_of(url, sizeof(url), a->port, "/redirect");
+	struct call r = one(url, NULL, true, 3000);
+	CHECK_EQ_INT(r.status, 302);
+	CHECK_STR(r.error, "");
+	CHECK_EQ_INT(atomic_load(&a->requests), 1);
+	usleep(100000);
+	CHECK_EQ_INT(atomic_load(&b->accepts), 0); /* Location not followed */
+	srv_stop(a);
+	srv_stop(b);
+}
+
+static void test_client_failures(void)
+{
+	char url[128];
+	/* connection refused: a port that was free a moment ago */
+	int port;
+	int fd = listen_local(&port);
+	close(fd);
+	url_of(url, sizeof(url), port, "/ok");
+	struct call r = one(url, NULL, true, 3000);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_STR(r.error, "connect_failed");
+
+	/* a server that never answers: timeout, on time */
+	struct srv *s = srv_start();
+	url_of(url, sizeof(url), s->port, "/silent");
+	r = one(url, NULL, true, 300);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_STR(r.error, "timeout");
+	CHECK(r.latency_us >= 250000 && r.latency_us < 2000000);
+	srv_stop(s);
+
+	/* blocked addresses: literal and resolved (localhost); no connection is made */
+	s = srv_start();
+	url_of(url, sizeof(url), s->port, "/ok");
+	r = one(url, NULL, false, 3000);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_STR(r.error, "blocked_address");
+	snprintf(url, sizeof(url), "http://localhost:%d/ok", s->port);
+	r = one(url, NULL, false, 3000);
+	CHECK_STR(r.error, "blocked_address");
+	snprintf(url, sizeof(url), "http://2130706433:%d/ok", s->port);
+	r = one(url, NULL, false, 3000);
+	CHECK_STR(r.error, "blocked_address");
+	usleep(100000);
+	CHECK_EQ_INT(atomic_load(&s->accepts), 0);
+	/* the same URL with allow_private does reach the server */
+	url_of(url, sizeof(url), s->port, "/ok");
+	r = one(url, NULL, true, 3000);
+	CHECK_EQ_INT(r.status, 200);
+	CHECK_EQ_INT(atomic_load(&s->accepts), 1);
+	srv_stop(s);
+}
+
+#define CONC_N 300
+#define CONC_INFLIGHT 32
+
+/* Submits n requests to /ok from one client; returns requests per second. */
+static double run_many(struct srv *s, int n, int inflight, struct calls *cs)
+{
+	struct whc *c = NULL;
+	CHECK_EQ_INT(whc_new(inflight, &c), 0);
+	struct call_ref *refs = mem_alloc((size_t)n * sizeof(*refs));
+	char url[128];
+	url_of(url, sizeof(url), s->port, "/ok");
+	uint64_t t0 = time_mono_us();
+	int submitted = 0;
+	for (int i = 0; i < n; i++) {
+		refs[i] = (struct call_ref){cs, i};
+		struct whc_req req = {.url = url,
+				      .body = "x=1",
+				      .body_len = 3,
+				      .timeout_ms = 20000,
+				      .allow_private = true,
+				      .cb = on_done,
+				      .arg = &refs[i]};
+		submitted += whc_submit(c, &req) == 0;
+	}
+	CHECK_EQ_INT(submitted, n);
+	CHECK(calls_wait(cs, n, 30000));
+	double secs = (double)(cs->last_us - t0) / 1e6;
+	CHECK_EQ_INT(whc_pending(c), 0);
+	whc_free(c);
+	mem_free(refs);
+	return secs > 0 ? n / secs : 0;
+}
+
+static void test_client_concurrency(void)
+{
+	struct srv *s = srv_start();
+	struct calls cs;
+	calls_init(&cs, CONC_N);
+	double rps = run_many(s, CONC_N, CONC_INFLIGHT, &cs);
+	int once = 0, ok = 0;
+	for (int i = 0; i < CONC_N; i++) {
+		once += cs.c[i].calls == 1;
+		ok += cs.c[i].status == 200 && cs.c[i].error[0] == '\0';
+	}
+	CHECK_EQ_INT(once, CONC_N);
+	CHECK_EQ_INT(ok, CONC_N);
+	CHECK_EQ_INT(cs.done, CONC_N);
+	CHECK_EQ_INT(atomic_load(&s->requests), CONC_N);
+	int accepts = atomic_load(&s->accepts);
+	CHECK(accepts >= 1 && accepts <= CONC_INFLIGHT);
+	printf("concurrency: %d requests, %d in flight, %d connections, %.0f requests/s\n", CONC_N,
+	       CONC_INFLIGHT, accepts, rps);
+	calls_free(&cs);
+	srv_stop(s);
+
+	/* a longer run for the throughput figure */
+	s = srv_start();
+	calls_init(&cs, 5000);
+	rps = run_many(s, 5000, 64, &cs);
+	CHECK_EQ_INT(cs.done, 5000);
+	printf("throughput: 5000 requests, 64 in flight, %d connections, %.0f requests/s\n",
+	       atomic_load(&s->accepts), rps);
+	calls_free(&cs);
+	srv_stop(s);
+}
+
+#define SHUT_N 20
+#define SHUT_INFLIGHT 8
+
+static void test_client_shutdown(void)
+{
+	struct srv *s = srv_start();
+	struct whc *c = NULL;
+	CHECK_EQ_INT(whc_new(SHUT_INFLIGHT, &c), 0);
+	struct calls cs;
+	calls_init(&cs, SHUT_N);
+	struct call_ref refs[SHUT_N];
+	char url[128];
+	url_of(url, sizeof(url), s->port, "/silent");
+	for (int i = 0; i < SHUT_N; i++) {
+		refs[i] = (struct call_ref){&cs, i};
+		struct whc_req req = {.url = url,
+				      .timeout_ms = 30000,
+				      .allow_private = true,
+				      .cb = on_done,
+				      .arg = &refs[i]};
+		CHECK_EQ_INT(whc_submit(c, &req), 0);
+	}
+	for (int i = 0; i < 500 && atomic_load(&s->requests) < SHUT_INFLIGHT; i++)
+		usleep(10000);
+	CHECK_EQ_INT(atomic_load(&s->requests), SHUT_INFLIGHT); /* 8 in flight, 12 queued */
+	CHECK_EQ_INT(whc_pending(c), SHUT_N);
+	CHECK_EQ_INT(cs.done, 0);
+	uint64_t t0 = time_mono_us();
+	whc_free(c);
+	CHECK(time_mono_us() - t0 < 2000000);
+	CHECK_EQ_INT(cs.done, SHUT_N);
+	int once = 0, failed = 0;
+	for (int i = 0; i < SHUT_N; i++) {
+		once += cs.c[i].calls == 1;
+		failed += strcmp(cs.c[i].error, "failed") == 0;
+	}
+	CHECK_EQ_INT(once, SHUT_N);
+	CHECK_EQ_INT(failed, SHUT_N);
+	calls_free(&cs);
+	srv_stop(s);
+}
+
 int main(void)
 {
 	test_addr_ranges();
@@ -492,5 +1090,10 @@ int main(void)
 	test_twilio_signature();
 	test_form_encode();
 	test_retry_after();
+	test_client_basic();
+	test_client_redirect();
+	test_client_failures();
+	test_client_concurrency();
+	test_client_shutdown();
 	return test_done("webhooks");
 }
