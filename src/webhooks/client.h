@@ -29,11 +29,12 @@ int ssrf_check_url(const char *url, bool allow_private, const char **ret_reason)
 /* A new signing secret: "whsec_" + base64 of 24 random bytes. */
 void whsig_secret_new(char out[WHSEC_MAX]);
 /* Standard Webhooks v1: "v1," + base64(HMAC-SHA256(key, id "." ts "." body)) where key is
-   the base64-decoded part of secret after "whsec_". -EINVAL on a malformed secret. */
+   the base64-decoded part of secret after "whsec_", appended to out. -EINVAL on a malformed
+   secret. */
 int whsig_sign(const char *secret, const char *msg_id, int64_t ts, const char *body, size_t len,
 	       struct buf *out);
 /* Verifies a webhook-signature header value (space-separated "v1,<sig>" entries) against
-   secret; 0 if one matches (constant time), -EPERM if none. Used by tests and the fuzzer. */
+   secret; 0 if one matches (constant time), -EPERM if none, -EINVAL on a malformed secret. */
 int whsig_verify(const char *secret, const char *msg_id, int64_t ts, const char *body, size_t len,
 		 const char *header);
 
@@ -57,7 +58,8 @@ struct whc_result {
 	int status;	     /* HTTP status, 0 if no response */
 	const char *error;   /* NULL on any HTTP response; else a static reason: "blocked_address",
 				"connect_failed", "timeout", "dns_failed", "tls_failed",
-				"too_large", "failed" */
+				"too_large", "failed" (status stays set if the failure came
+				after the status line, e.g. too_large) */
 	uint64_t latency_us; /* from submit to the end */
 	char *body;	     /* first 1 KB of the answer (NUL-terminated, may be "") */
 	size_t body_len;
@@ -71,15 +73,17 @@ struct whc_req {
 	const char *const *headers; /* NULL-terminated "Name: value" list, may be NULL */
 	const char *body;
 	size_t body_len;
-	int connect_timeout_ms, timeout_ms;
-	bool allow_private; /* skip the SSRF address check (operator setting) */
+	int connect_timeout_ms, timeout_ms; /* <= 0: 10 s and 30 s */
+	bool allow_private;		    /* skip the SSRF address check (operator setting) */
 	whc_done_cb *cb;
 	void *arg;
 };
 /* Starts the client thread; max_inflight transfers run at once, more wait in a queue. */
 int whc_new(int max_inflight, struct whc **ret);
 /* Copies everything in req; cb is called later (also with error "failed" on shutdown for
-   requests never started). 0 or -EINVAL (bad url). */
+   requests never started). 0 or -EINVAL (bad url, method or header); -ESHUTDOWN once
+   whc_free has begun. The URL gets ssrf_check_url's checks except the address rule: every
+   resolved address, literal or not, is checked at connect time ("blocked_address"). */
 int whc_submit(struct whc *c, const struct whc_req *req);
 /* Requests queued or in flight. */
 int whc_pending(struct whc *c);
