@@ -6,6 +6,8 @@
 #include <sys/resource.h>
 
 #include "api/api.h"
+#include "bus/bus.h"
+#include "webhooks/webhooks.h"
 
 static const char usage[] =
     "usage: irisx <command> [options]\n"
@@ -91,14 +93,22 @@ static int cmd_serve(struct config *cfg)
 		fail("cannot load signing keys", r);
 		goto out;
 	}
+	if ((r = bus_open(cfg, st, &app.bus)) < 0) {
+		fail("cannot open the bus (bus.url)", r);
+		goto out;
+	}
+	if ((r = webhooks_start(cfg, st, app.bus, &app.webhooks)) < 0) {
+		fail("cannot start the webhook deliverer", r);
+		goto out;
+	}
 	if ((r = http_server_start(&app, &srv)) < 0) {
 		fail("cannot listen on http.listen", r);
 		goto out;
 	}
 	log_event(
 	    LOG_INFO, "irisx serving",
-	    json_pack("{s:s,s:s,s:s}", "url", cfg->http_listen, "version", IRISX_VERSION,
-		      "first_admin",
+	    json_pack("{s:s,s:s,s:s,s:s}", "url", cfg->http_listen, "version", IRISX_VERSION, "bus",
+		      bus_backend_name(app.bus), "first_admin",
 		      "irisx admin create-platform-admin --email you@example.com --password ..."));
 	printf("IRISX %s listening on http://%s (database: %s)\n"
 	       "Create the first operator: ./build/irisx admin create-platform-admin --email "
@@ -115,6 +125,8 @@ static int cmd_serve(struct config *cfg)
 	rc = 0;
 out:
 	http_server_stop(srv);
+	webhooks_stop(app.webhooks);
+	bus_close(app.bus);
 	metrics_free(app.metrics);
 	ratelimit_free(app.rl);
 	ratelimit_free(app.logins);

@@ -13,6 +13,9 @@ json_t *present_tenant(json_t *row);
 json_t *present_user(json_t *row);
 json_t *present_key(json_t *row);
 json_t *present_plain(json_t *row);
+json_t *present_endpoint(json_t *row);
+json_t *present_delivery(json_t *row);
+json_t *present_job(json_t *row);
 
 /* Normalised e-mail (lower case, trimmed) into out; -EINVAL if not plausible. */
 int email_normalize(const char *in, char *out, size_t n);
@@ -44,5 +47,9 @@ http_handler_fn h_audit_list, h_admin_audit_list;
 http_handler_fn h_admin_tenants_list, h_admin_tenants_create, h_admin_tenants_get,
     h_admin_tenants_suspend, h_admin_tenants_resume, h_admin_tenants_delete, h_admin_limits_get,
     h_admin_limits_put, h_admin_outbox;
+http_handler_fn h_webhooks_create, h_webhooks_list, h_webhooks_get, h_webhooks_patch,
+    h_webhooks_delete, h_webhooks_rotate, h_webhooks_test, h_webhooks_deliveries, h_webhooks_replay,
+    h_webhooks_event_types, h_delivery_replay, h_auth_token_get;
+http_handler_fn h_jobs_list, h_jobs_get, h_jobs_retry;
 
 #endif

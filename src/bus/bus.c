@@ -37,6 +37,26 @@ static void consumer_free(struct bus_consumer *c)
 	mem_free(c);
 }
 
+void bus_unsubscribe(struct bus_consumer *c)
+{
+	if (!c)
+		return;
+	struct bus *b = c->bus;
+	pthread_mutex_lock(&b->lock);
+	struct bus_consumer **pp = &b->consumers;
+	while (*pp && *pp != c)
+		pp = &(*pp)->next;
+	bool listed = *pp == c;
+	if (listed)
+		*pp = c->next;
+	pthread_mutex_unlock(&b->lock);
+	if (!listed)
+		return;
+	b->be->unsubscribe(c);
+	if (atomic_load(&c->inflight) == 0)
+		consumer_free(c);
+}
+
 void bus_close(struct bus *b)
 {
 	if (!b)
@@ -215,7 +235,7 @@ static void settle(struct bus_msg *m, enum bus_settle how, int64_t delay_us, con
 		atomic_fetch_add(&b->acked, 1);
 	else if (how == SETTLE_TERM)
 		atomic_fetch_add(&b->dead, 1);
-	else
+	else if (how == SETTLE_NAK)
 		atomic_fetch_add(&b->naked, 1);
 	if (how == SETTLE_NAK && delay_us < 0)
 		delay_us =
@@ -233,6 +253,11 @@ void bus_ack(struct bus_msg *m)
 void bus_nak(struct bus_msg *m, int64_t delay_us, const char *error)
 {
 	settle(m, SETTLE_NAK, delay_us, error);
+}
+
+void bus_release(struct bus_msg *m)
+{
+	settle(m, SETTLE_RELEASE, 0, NULL);
 }
 
 void bus_term(struct bus_msg *m, const char *error)

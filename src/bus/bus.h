@@ -83,11 +83,17 @@ void bus_kick(struct bus *b);
 int bus_subscribe(struct bus *b, const struct bus_consumer_opts *o, bus_msg_cb *cb, void *arg,
 		  struct bus_consumer **ret);
 
+/* Stops a consumer: no callbacks after it returns. Messages still unsettled after a grace
+   period (5 s) are left for redelivery. */
+void bus_unsubscribe(struct bus_consumer *c);
+
 /* Done: never delivered again. */
 void bus_ack(struct bus_msg *m);
 /* Failed this time: redelivered after delay_us (< 0: the consumer's exponential backoff
    with jitter); past max_attempts it is dead-lettered with error. */
 void bus_nak(struct bus_msg *m, int64_t delay_us, const char *error);
+/* Not handled (shutting down): back to the queue at once, the attempt not counted. */
+void bus_release(struct bus_msg *m);
 /* Failed for good: dead-lettered now with error (retry it through the jobs API). */
 void bus_term(struct bus_msg *m, const char *error);
 

@@ -8,7 +8,7 @@
 
 #include "bus.h"
 
-enum bus_settle { SETTLE_ACK, SETTLE_NAK, SETTLE_TERM };
+enum bus_settle { SETTLE_ACK, SETTLE_NAK, SETTLE_TERM, SETTLE_RELEASE };
 
 struct bus_backend {
 	const char *name;

@@ -103,7 +103,8 @@ static int settle_fn(struct store_tx *tx, void *arg)
 		struct settlement *s = &cl->s[i];
 		int r = s->how == SETTLE_ACK   ? store_job_ack(tx, s->id)
 			: s->how == SETTLE_NAK ? store_job_nak(tx, s->id, s->run_at_us, s->error)
-					       : store_job_dead(tx, s->id, s->error);
+			: s->how == SETTLE_RELEASE ? store_job_release(tx, s->id)
+						   : store_job_dead(tx, s->id, s->error);
 		if (r < 0)
 			return r;
 	}

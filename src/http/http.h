@@ -18,6 +18,8 @@ struct http_server;
 struct ratelimit;
 struct keyring;
 struct metrics;
+struct bus;
+struct webhooks;
 
 /* Handler: sets the response with http_reply()/http_error(), or returns a negative errno
    that the server maps to an error response (ENOENT 404, EEXIST 409, EINVAL 400, ...). */
@@ -50,6 +52,8 @@ struct app {
 	struct ratelimit *rl;	  /* per API key / user and per tenant */
 	struct ratelimit *logins; /* failed logins per IP and per account */
 	struct metrics *metrics;
+	struct bus *bus;	   /* jobs and events */
+	struct webhooks *webhooks; /* the deliverer (NULL when this node does not run it) */
 	struct pw_params pw;
 	const struct route *routes;
 	size_t nroutes;

@@ -103,6 +103,14 @@ int store_job_nak(struct store_tx *tx, const char *id, uint64_t run_at_us, const
 	    "isis", (int64_t)run_at_us, error, (int64_t)time_now_us(), id);
 }
 
+int store_job_release(struct store_tx *tx, const char *id)
+{
+	return stx_exec(tx,
+			"UPDATE jobs SET state = 'queued', attempts = CASE WHEN attempts > 0 THEN "
+			"attempts - 1 ELSE 0 END, run_at_us = ?, updated_us = ? WHERE id = ?",
+			"iis", (int64_t)time_now_us(), (int64_t)time_now_us(), id);
+}
+
 int store_job_dead(struct store_tx *tx, const char *id, const char *error)
 {
 	return stx_exec(

@@ -156,6 +156,8 @@ int store_job_ack(struct store_tx *tx, const char *id);
 /* Back to queued, claimable from run_at_us. */
 int store_job_nak(struct store_tx *tx, const char *id, uint64_t run_at_us, const char *error);
 int store_job_dead(struct store_tx *tx, const char *id, const char *error);
+/* Back to queued now, the claim's attempt not counted (shutdown). */
+int store_job_release(struct store_tx *tx, const char *id);
 /* tenant_id NULL: any tenant (platform admin). */
 int store_job_get(struct store_tx *tx, const char *tenant_id, const char *id, json_t **ret);
 /* dead -> queued with attempts reset; -ENOENT, or -EBUSY if the job is not dead. */
@@ -170,6 +172,59 @@ int store_job_outbox(struct store_tx *tx, int limit, json_t **ret); /* oldest fi
 int store_job_delete(struct store_tx *tx, const char *id);
 /* Deletes up to limit done jobs settled before before_us; returns the count. */
 int store_job_prune(struct store_tx *tx, uint64_t before_us, int limit);
+
+/* events (what webhooks deliver) */
+int store_event_insert(struct store_tx *tx, const char *tenant_id, const char *id, const char *type,
+		       const char *data, uint64_t created_us);
+int store_event_get(struct store_tx *tx, const char *tenant_id, const char *id, json_t **ret);
+
+/* webhook endpoints; event_types is a JSON array text */
+struct store_endpoint {
+	const char *id, *tenant_id, *url, *description, *event_types, *secret;
+	int enabled; /* update: -1 leaves it */
+};
+int store_endpoint_insert(struct store_tx *tx, const struct store_endpoint *e);
+/* tenant_id NULL: any tenant's (the deliverer, in system scope). */
+int store_endpoint_get(struct store_tx *tx, const char *tenant_id, const char *id, json_t **ret);
+int store_endpoint_list(struct store_tx *tx, const char *tenant_id, const char *cursor, int limit,
+			json_t **ret);
+/* The tenant's enabled endpoints: rows {id, event_types}. */
+int store_endpoints_enabled(struct store_tx *tx, const char *tenant_id, json_t **ret);
+/* Sets the non-NULL fields of e (and enabled unless -1); enabling clears the failure
+   state. -ENOENT if not the tenant's. */
+int store_endpoint_update(struct store_tx *tx, const char *tenant_id, const char *id,
+			  const struct store_endpoint *e);
+/* New secret; the current one stays valid until old_expires_us. */
+int store_endpoint_rotate(struct store_tx *tx, const char *tenant_id, const char *id,
+			  const char *secret, uint64_t old_expires_us);
+int store_endpoint_delete(struct store_tx *tx, const char *tenant_id, const char *id);
+/* Disables an enabled endpoint; returns 1 if this call disabled it. */
+int store_endpoint_disable(struct store_tx *tx, const char *id, const char *reason);
+/* failing: marks the start of a failure streak (kept if already set) and returns it in
+ *ret_since_us; !failing: clears it. */
+int store_endpoint_failing(struct store_tx *tx, const char *id, uint64_t now_us, bool failing,
+			   uint64_t *ret_since_us);
+
+/* delivery log: one row per attempt */
+struct store_delivery {
+	const char *id, *tenant_id, *endpoint_id, *event_id, *job_id, *event_type, *url;
+	int attempt, status_code;
+	const char *error, *response, *outcome;
+	uint64_t latency_us, created_us;
+};
+int store_delivery_insert(struct store_tx *tx, const struct store_delivery *d);
+int store_delivery_list(struct store_tx *tx, const char *tenant_id, const char *endpoint_id,
+			const char *cursor, int limit, json_t **ret);
+int store_delivery_get(struct store_tx *tx, const char *tenant_id, const char *id, json_t **ret);
+/* Events to this endpoint that finally failed (exhausted or disabled) since since_us and
+   were never delivered: rows {event_id}. */
+int store_deliveries_failed(struct store_tx *tx, const char *tenant_id, const char *endpoint_id,
+			    uint64_t since_us, int limit, json_t **ret);
+
+/* The tenant's auth token (signs X-Twilio-Signature): candidate is stored if there is none
+   yet (or always, with replace); *ret = {id, auth_token}. */
+int store_tenant_auth_token(struct store_tx *tx, const char *tenant_id, const char *candidate,
+			    bool replace, json_t **ret);
 
 /* Lists: cursor is the last id of the previous page; rows are newest first. The list
    functions fetch limit+1 rows so callers can tell whether there is a next page. */
