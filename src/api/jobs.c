@@ -18,8 +18,11 @@ static const char *scope(struct http_req *req)
 
 json_t *present_job(json_t *row)
 {
-	static const char *const omit[] = {"payload", NULL};
+	static const char *const omit[] = {"payload", "run_at_us", NULL};
 	json_t *o = present(row, omit);
+	char ts[TIME_RFC3339_LEN];
+	json_object_set_new(o, "run_at",
+			    json_string(time_fmt((uint64_t)json_int(row, "run_at_us", 0), ts)));
 	const char *p = json_str(row, "payload");
 	json_t *pj = p ? json_loads(p, JSON_DECODE_ANY, NULL) : NULL;
 	json_object_set_new(o, "payload", pj ? pj : json_string(p ? p : ""));
