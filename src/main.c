@@ -19,6 +19,9 @@ static const char usage[] =
     "                                 create an operator account (platform_admin)\n"
     "  admin rotate-jwt-key           add a new access-token signing key (old ones stay\n"
     "                                 valid until retired)\n"
+    "  admin test-callback --tenant AC... --url URL [--method POST|GET] [--param K=V]...\n"
+    "                                 queue a signed status callback (X-Twilio-Signature)\n"
+    "                                 for a running server to deliver: checks a receiver\n"
     "  config example                 print every setting with its default\n"
     "  version                        print the version\n"
     "  --help                         this text\n"
@@ -227,6 +230,74 @@ static int cmd_rotate(struct config *cfg)
 	return 0;
 }
 
+struct tcb {
+	const char *tenant, *url, *method;
+	json_t *params;
+	struct bus *bus;
+};
+
+static int tcb_fn(struct store_tx *tx, void *arg)
+{
+	struct tcb *t = arg;
+	return webhooks_callback_tx(t->bus, tx, t->tenant, t->url, t->method, t->params);
+}
+
+static int cmd_test_callback(struct config *cfg, int argc, char **argv)
+{
+	struct tcb t = {.tenant = opt(argc, argv, "--tenant"),
+			.url = opt(argc, argv, "--url"),
+			.method = opt(argc, argv, "--method"),
+			.params = json_object()};
+	const char *why = NULL;
+	int rc = 2;
+	if (!t.tenant || !id_valid(t.tenant, "AC") || !t.url) {
+		fputs(
+		    "usage: irisx admin test-callback --tenant AC... --url URL [--method POST|GET] "
+		    "[--param K=V]...\n",
+		    stderr);
+		goto out;
+	}
+	if (t.method && strcmp(t.method, "POST") && strcmp(t.method, "GET")) {
+		fputs("irisx: --method is POST or GET\n", stderr);
+		goto out;
+	}
+	if (webhooks_check_url(t.url, cfg->outbound_allow_private, &why) < 0) {
+		fprintf(stderr, "irisx: url refused: %s\n", why ? why : "invalid");
+		goto out;
+	}
+	for (int i = 2; i + 1 < argc; i++) {
+		if (strcmp(argv[i], "--param"))
+			continue;
+		const char *kv = argv[++i], *eq = strchr(kv, '=');
+		if (!eq || eq == kv) {
+			fprintf(stderr, "irisx: --param wants K=V, got '%s'\n", kv);
+			goto out;
+		}
+		char key[128];
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+		json_object_set_new(t.params, key, json_string(eq + 1));
+	}
+	struct store *st;
+	rc = 1;
+	if (open_store(cfg, &st))
+		goto out;
+	int r = bus_open(cfg, st, &t.bus);
+	if (r >= 0) {
+		r = store_tx(st, t.tenant, STORE_WRITE, tcb_fn, &t);
+		bus_close(t.bus);
+	}
+	store_close(st);
+	if (r < 0) {
+		fail("cannot queue the callback", r);
+		goto out;
+	}
+	printf("callback to %s queued\n", t.url);
+	rc = 0;
+out:
+	json_decref(t.params);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
@@ -263,6 +334,8 @@ int main(int argc, char **argv)
 		rc = cmd_create_admin(&cfg, argc, argv);
 	} else if (!strcmp(cmd, "admin") && !strcmp(sub, "rotate-jwt-key")) {
 		rc = cmd_rotate(&cfg);
+	} else if (!strcmp(cmd, "admin") && !strcmp(sub, "test-callback")) {
+		rc = cmd_test_callback(&cfg, argc, argv);
 	} else if (!strcmp(cmd, "config") && !strcmp(sub, "example")) {
 		struct buf b;
 		buf_init(&b, 0);
