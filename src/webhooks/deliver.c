@@ -590,9 +590,11 @@ int webhooks_start(const struct config *cfg, struct store *st, struct bus *bus,
 		goto fail;
 	}
 	w->flusher_started = true;
+	/* a lease outlives the longest attempt (connect + transfer) twice over, so only a
+	   dead process's jobs come back */
 	uint64_t vis =
-	    (uint64_t)(cfg->webhooks_timeout_ms + cfg->webhooks_connect_timeout_ms) * 1000ull * 4 +
-	    60 * 1000000ull;
+	    (uint64_t)(cfg->webhooks_timeout_ms + cfg->webhooks_connect_timeout_ms) * 2000ull +
+	    5 * 1000000ull;
 	struct bus_consumer_opts o = {.name = "webhooks",
 				      .subject = WEBHOOK_SUBJECT,
 				      .batch = 256,

@@ -659,6 +659,55 @@ function routeTable() {
 	}));
 }
 
+/* Sends n requests (method, path, o.token, o.json) over `concurrency` keep-alive
+   connections with node:http (much faster than fetch for load); returns [{status, body}]
+   in completion order; a connection error counts as status 0. */
+async function hammer(base, method, p, { token, json, n = 1, concurrency = 32, timeout = 20000 } = {}) {
+	const http = require('node:http');
+	const u = new URL(base);
+	const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+	const data = json === undefined ? null : JSON.stringify(json);
+	const headers = {};
+	if (token)
+		headers.authorization = `Bearer ${token}`;
+	if (data) {
+		headers['content-type'] = 'application/json';
+		headers['content-length'] = Buffer.byteLength(data);
+	}
+	const one = () =>
+		new Promise((resolve) => {
+			const q = http.request({ host: u.hostname, port: u.port, method, path: p, agent, headers, timeout }, (r) => {
+				const chunks = [];
+				r.on('data', (d) => chunks.push(d));
+				r.on('end', () => {
+					let body = null;
+					try {
+						body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+					} catch {}
+					resolve({ status: r.statusCode, body });
+				});
+				r.on('error', () => resolve({ status: 0, body: null }));
+			});
+			q.on('timeout', () => q.destroy(new Error('timeout')));
+			q.on('error', () => resolve({ status: 0, body: null }));
+			if (data)
+				q.write(data);
+			q.end();
+		});
+	const out = [];
+	let next = 0;
+	await Promise.all(
+		Array.from({ length: Math.min(concurrency, n) }, async () => {
+			while (next < n) {
+				next++;
+				out.push(await one());
+			}
+		})
+	);
+	agent.destroy();
+	return out;
+}
+
 /* Runs fn over items with at most n in flight. */
 async function pool(items, n, fn) {
 	const out = new Array(items.length);
@@ -695,6 +744,7 @@ module.exports = {
 	pgCluster,
 	pgCreateDb,
 	routeTable,
+	hammer,
 	jwtDecode,
 	jwtSign,
 	jsonSeg,
