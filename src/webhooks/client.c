@@ -14,7 +14,7 @@
 #define BODY_MAX (1024 * 1024)	 /* an answer longer than this aborts the transfer */
 #define CONNECT_TIMEOUT_MS 10000 /* when the request gives none */
 #define TIMEOUT_MS 30000
-#define INFLIGHT_MAX 10000
+#define INFLIGHT_MAX 100000 /* the range of webhooks.max_inflight */
 #define POLL_MS 1000
 
 struct job {

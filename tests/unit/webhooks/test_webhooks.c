@@ -888,6 +888,9 @@ static void test_client_basic(void)
 	CHECK_EQ_INT(cs.done, 2);
 	calls_free(&cs);
 	CHECK_EQ_INT(whc_new(0, &c), -EINVAL);
+	CHECK_EQ_INT(whc_new(100001, &c), -EINVAL);
+	CHECK_EQ_INT(whc_new(100000, &c), 0); /* the top of webhooks.max_inflight */
+	whc_free(c);
 	whc_free(NULL);
 
 	/* 429 and 503 with Retry-After (delta-seconds, and a date in the past) */
