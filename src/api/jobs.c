@@ -91,6 +91,5 @@ int h_jobs_retry(struct http_req *req)
 			       NULL);
 	else if (r >= 0)
 		r = http_reply(req, 202, json_pack("{s:s,s:s}", "id", id, "state", "queued"));
-	http_audit(req, req->who.tenant_id, NULL);
-	return r;
+	return r; /* audited by the dispatcher, with the final status */
 }

@@ -8,6 +8,7 @@ const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { spawnSync } = require('node:child_process');
 const h = require('./lib/harness');
+const { startReceiver } = require('./lib/receiver');
 
 /* Tenant routes with an {id}: the platform admin routes are role-checked elsewhere. */
 function idRoutes() {
@@ -19,13 +20,17 @@ function listRoutes() {
 	return h
 		.routeTable()
 		.filter((r) => r.method === 'GET' && r.path.startsWith('/v1/') && !r.path.includes('{'))
-		.filter((r) => !r.path.startsWith('/v1/admin/') && !['/v1/openapi.json', '/v1/auth/me', '/v1/tenant'].includes(r.path));
+		.filter((r) => !r.path.startsWith('/v1/admin/') && !['/v1/openapi.json', '/v1/auth/me', '/v1/tenant', '/v1/tenant/auth-token'].includes(r.path));
 }
 
 /* Valid bodies per route, so a 404 is not a 400 in disguise; one request per body. */
 function bodiesFor(method, path) {
 	if (method === 'PATCH' && path.startsWith('/v1/users/'))
 		return [{ name: 'pwned by A' }, { disabled: true }, { role: 'viewer' }];
+	if (method === 'PATCH' && path.startsWith('/v1/webhooks/'))
+		return [{ description: 'pwned by A' }, { enabled: false }, { url: 'https://evil.example.com/x' }];
+	if (method === 'POST' && path === '/v1/webhooks/{id}/replay')
+		return [{ since: '2020-01-01T00:00:00Z' }];
 	if (method === 'PATCH' || method === 'PUT' || method === 'POST')
 		return [{}];
 	return [undefined];
@@ -33,7 +38,7 @@ function bodiesFor(method, path) {
 
 function isolationSuite(backend) {
 	describe(`tenant isolation on ${backend}`, { timeout: 240000 }, () => {
-		let srv, cluster, pg, A, B, aKey;
+		let srv, cluster, pg, A, B, aKey, rcv;
 		const bRes = {}; // kind -> B's resource id
 		const bIds = [];
 
@@ -42,7 +47,8 @@ function isolationSuite(backend) {
 				cluster = await h.pgCluster();
 				pg = h.pgCreateDb(cluster, `iso_${h.rand(4)}`);
 			}
-			srv = await h.startServer({ tag: `iso-${backend}`, pg });
+			rcv = await startReceiver(() => ({ status: 204 }));
+			srv = await h.startServer({ tag: `iso-${backend}`, pg, env: { IRISX_OUTBOUND_ALLOW_PRIVATE: 'true' } });
 			A = await h.registerTenant(srv, { tag: 'iso-a' });
 			B = await h.registerTenant(srv, { tag: 'iso-b' });
 			aKey = await h.createKey(srv, A.token, { role: 'owner', name: 'a-owner-key' });
@@ -56,8 +62,30 @@ function isolationSuite(backend) {
 			// some activity in B so its audit trail and lists have content
 			await srv.req('PATCH', '/v1/tenant', { token: B.token, json: { name: 'B Corp' } });
 			await h.createKey(srv, B.token, { name: 'b-second' }).then((k) => bIds.push(k.id));
+			// a webhook endpoint of B's with one delivered test event: endpoint, delivery, job
+			const ep = await srv.req('POST', '/v1/webhooks', { token: B.token, json: { url: rcv.url('/b'), description: 'B hook' } });
+			h.expectStatus(ep, 201);
+			bRes.webhooks = ep.body.id;
+			bRes.bWebhookSecret = ep.body.secret;
+			const ev = await srv.req('POST', `/v1/webhooks/${ep.body.id}/test`, { token: B.token });
+			h.expectStatus(ev, 202);
+			await rcv.waitFor(() => rcv.on('/b').length >= 1, 10000, "B's test event");
+			let dl = [];
+			for (let i = 0; i < 100 && !dl.length; i++) {
+				dl = (await srv.req('GET', `/v1/webhooks/${ep.body.id}/deliveries`, { token: B.token })).body.data;
+				if (!dl.length)
+					await h.sleep(50);
+			}
+			assert.ok(dl.length, "B's delivery logged");
+			bRes['webhook-deliveries'] = dl[0].id;
+			const jobs = (await srv.req('GET', '/v1/jobs', { token: B.token })).body.data;
+			assert.ok(jobs.length, "B's job listed");
+			bRes.jobs = jobs[0].id;
+			bIds.push(ep.body.id, dl[0].id, jobs[0].id, ev.body.event_id);
 		});
 		after(async () => {
+			if (rcv)
+				await rcv.close();
 			if (srv)
 				await srv.cleanup();
 			if (cluster)
@@ -108,6 +136,14 @@ function isolationSuite(backend) {
 			const me = await srv.req('GET', '/v1/auth/me', { token: bRes.bKeySecret });
 			h.expectStatus(me, 200, 'B key still works');
 			assert.equal(me.body.tenant.id, B.tenantId);
+			const w = await srv.req('GET', `/v1/webhooks/${bRes.webhooks}`, { token: B.token });
+			h.expectStatus(w, 200);
+			assert.equal(w.body.description, 'B hook');
+			assert.equal(w.body.enabled, true);
+			assert.equal(w.body.previous_secret_expires_at, null, 'secret not rotated by A');
+			assert.equal(rcv.on('/b').length, 1, "A's test/replay attempts sent nothing to B's receiver");
+			const j = await srv.req('GET', `/v1/jobs/${bRes.jobs}`, { token: B.token });
+			assert.equal(h.expectStatus(j, 200).state, 'done');
 		});
 
 		test('A\'s lists never contain B\'s ids (also with B ids as filters and cursors)', async () => {
