@@ -349,6 +349,19 @@ describe('jobs API and isolation', () => {
 		assert.ok(done.every((j) => j.state === 'done'));
 		h.expectError(await srv.req('GET', '/v1/jobs?state=bogus', { token: T.token }), 400, 'invalid_query', 'state');
 	});
+
+	test('/metrics counts bus messages and webhook attempts', async () => {
+		const t = (await srv.req('GET', '/metrics')).text;
+		const val = (re) => {
+			const m = re.exec(t);
+			return m ? +m[1] : -1;
+		};
+		assert.ok(val(/^irisx_bus_messages_total\{event="acked",backend="store"\} (\d+)$/m) > 0, t.slice(-800));
+		assert.ok(val(/^irisx_bus_messages_total\{event="dead",backend="store"\} (\d+)$/m) > 0);
+		assert.ok(val(/^irisx_webhook_attempts_total\{result="delivered"\} (\d+)$/m) > 0);
+		assert.ok(val(/^irisx_webhook_attempts_total\{result="failed"\} (\d+)$/m) > 0);
+		assert.ok(val(/^irisx_webhook_in_flight (\d+)$/m) >= 0);
+	});
 });
 
 describe('status callbacks', () => {
