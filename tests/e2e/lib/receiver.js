@@ -18,6 +18,7 @@ async function startReceiver(behave = () => ({ status: 204 })) {
 			seen.push(rec);
 			const n = seen.filter((r) => r.path === rec.path).length;
 			const a = rt.behave(rec, n) || { status: 204 };
+			rec.status = a.hang || a.destroy ? 0 : a.status || 204; // what we answered
 			if (a.hang)
 				return;
 			if (a.destroy)
@@ -48,6 +49,10 @@ async function startReceiver(behave = () => ({ status: 204 })) {
 		},
 		on(path) {
 			return seen.filter((r) => r.path === path);
+		},
+		/* webhook-ids answered with a 2xx on path */
+		okIds(path) {
+			return new Set(seen.filter((r) => r.path === path && r.status >= 200 && r.status < 300).map((r) => r.headers['webhook-id']));
 		},
 		async waitFor(pred, ms = 20000, what = 'condition') {
 			const end = Date.now() + ms;
