@@ -543,7 +543,7 @@ static bool options_h(const struct sip_msg *msg, void *arg)
 	return true;
 }
 
-static int add_transports(struct sig *s)
+static int add_transports_once(struct sig *s)
 {
 	struct voice_config *cfg = &s->e->cfg;
 	struct sa laddr;
@@ -560,8 +560,27 @@ static int add_transports(struct sig *s)
 	}
 	if (cfg->tcp && (err = sip_transp_add(s->sip, SIP_TRANSP_TCP, &laddr)) != 0)
 		return -err;
+	if (cfg->tcp && !cfg->udp && cfg->sip_port == 0) {
+		struct sa bound;
+		if (sip_transp_laddr(s->sip, &bound, SIP_TRANSP_TCP, NULL) == 0)
+			sa_set_port(&laddr, sa_port(&bound));
+	}
 	s->e->sip_port = sa_port(&laddr);
 	return 0;
+}
+
+/* With port 0 the TCP port may be taken where UDP's was free: try other ports a few times. */
+static int add_transports(struct sig *s)
+{
+	int r = -EADDRINUSE;
+	for (int i = 0; i < 20 && r == -EADDRINUSE; i++) {
+		r = add_transports_once(s);
+		if (r == -EADDRINUSE && s->e->cfg.sip_port == 0)
+			sip_transp_flush(s->sip);
+		else
+			break;
+	}
+	return r;
 }
 
 static int sig_setup(struct sig *s)
