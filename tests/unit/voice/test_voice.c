@@ -217,9 +217,10 @@ static void test_sdp_parse(void)
 		     -EINVAL);
 	CHECK_EQ_INT(parse_str("v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 5 RTP/AVP 0 x\r\n", &sdp),
 		     -EINVAL);
-	CHECK_EQ_INT(parse_str("v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 5 RTP/AVP 0\r\na=rtpmap:0 PCMU\r\n",
-			       &sdp),
-		     -EINVAL);
+	CHECK_EQ_INT(
+	    parse_str("v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 5 RTP/AVP 0\r\na=rtpmap:0 PCMU\r\n",
+		      &sdp),
+	    -EINVAL);
 	char big[4096] = "v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 5 RTP/AVP";
 	for (int i = 0; i < 20; i++)
 		snprintf(big + strlen(big), sizeof(big) - strlen(big), " %d", 96 + i);
@@ -230,10 +231,11 @@ static void test_sdp_parse(void)
 
 static void test_sdp_answer(void)
 {
-	const char *offer = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=x\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
-			    "m=video 5006 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n"
-			    "m=audio 5004 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n"
-			    "a=sendonly\r\n";
+	const char *offer =
+	    "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=x\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+	    "m=video 5006 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n"
+	    "m=audio 5004 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+	    "a=sendonly\r\n";
 	struct voice_sdp sdp, back;
 	struct voice_sdp_choice ch, ch2;
 	CHECK_EQ_INT(parse_str(offer, &sdp), 0);
@@ -316,8 +318,8 @@ static void test_ticker(void)
 
 static int write_wav(const char *path, int rate, int channels, int frames)
 {
-	SF_INFO info = {.samplerate = rate, .channels = channels,
-			.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
+	SF_INFO info = {
+	    .samplerate = rate, .channels = channels, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
 	SNDFILE *f = sf_open(path, SFM_WRITE, &info);
 	if (!f)
 		return -1;
