@@ -1,0 +1,118 @@
+/* internal.h: what the voice engine's files share; private to src/voice. Threads: the
+   signalling thread (sip.c), the media threads (media.c), and the owner (engine.c API). */
+#ifndef IRISX_VOICE_INTERNAL_H
+#define IRISX_VOICE_INTERNAL_H
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+
+#include "voice/voice.h"
+
+struct mqueue;
+struct sig;
+struct media;
+
+/* A media thread as the other threads see it: its queue and its counters. */
+struct media_thread {
+	struct voice_engine *e;
+	unsigned idx;
+	pthread_t thread;
+	bool started;
+	struct mqueue *mq; /* set by the thread before it posts ready */
+	sem_t ready;
+	int err;
+	atomic_uint_fast64_t calls, ticks, late_max_us, skipped, rx, tx, rejected;
+};
+
+struct voice_engine {
+	struct voice_config cfg; /* strings point into the buffers below */
+	char sip_addr[64], media_addr[64], user_agent[64];
+	uint16_t sip_port; /* bound */
+
+	pthread_t sig_thread;
+	bool sig_started;
+	struct mqueue *sig_mq; /* set by the signalling thread before it posts ready */
+	sem_t sig_ready;
+	int sig_err;
+
+	struct media_thread *media;
+	unsigned nmedia;
+
+	atomic_uint_fast64_t next_call, calls, sip_too_big, events_dropped;
+
+	pthread_mutex_t ev_lock;
+	pthread_cond_t ev_cond;
+	struct voice_event *ev_ring;
+	size_t ev_cap, ev_head, ev_len;
+	int ev_fd; /* eventfd: readable while events are queued */
+};
+
+/* Commands to the signalling thread (mqueue id) */
+enum sig_cmd_type {
+	SIG_ANSWER,
+	SIG_REJECT,
+	SIG_HANGUP,
+	SIG_DIAL,
+	SIG_PLAY,
+	SIG_STOP_PLAY,
+	SIG_DTMF,
+	SIG_QUIT,
+};
+
+struct sig_cmd {
+	uint64_t call;
+	uint16_t code;
+	unsigned loops, timeout_ms;
+	struct voice_audio *audio; /* a reference the command owns */
+	char digits[32];
+	char uri[256], from[256];
+};
+
+/* Commands to a media thread (mqueue id) */
+enum media_cmd_type {
+	MEDIA_ADD,
+	MEDIA_UPDATE,
+	MEDIA_DEL,
+	MEDIA_PLAY,
+	MEDIA_STOP_PLAY,
+	MEDIA_DTMF,
+	MEDIA_QUIT,
+};
+
+struct media_cmd {
+	uint64_t call;
+	int fd, fd_rtcp; /* MEDIA_ADD: the thread owns and closes them from then on */
+	struct sockaddr_storage raddr;
+	socklen_t rlen;
+	bool latch, send;
+	int pt, te_pt;
+	unsigned loops;
+	struct voice_audio *audio; /* a reference the command owns */
+	char digits[32];
+};
+
+/* util.c: core's helpers under names that do not clash with libre's */
+void *vx_zalloc(size_t n); /* aborts on out-of-memory */
+void vx_free(void *p);
+void vx_rand(void *p, size_t n);
+uint64_t vx_mono_us(void);
+
+/* engine.c */
+void engine_emit(struct voice_engine *e, const struct voice_event *ev);
+/* Trap 2: the size of every thread's libre descriptor table; fd numbers are process-wide. */
+int engine_fd_table_size(void);
+int engine_media_push(struct voice_engine *e, unsigned idx, int type, struct media_cmd *cmd);
+
+/* sip.c: the signalling thread's body */
+void *sig_main(void *arg);
+
+/* media.c: a media thread's body */
+void *media_main(void *arg);
+
+/* rtp port pairs, bound by the signalling thread (ports.c) */
+int ports_bind_pair(const char *addr, uint16_t min, uint16_t max, uint16_t *cursor, int *ret_fd,
+		    int *ret_fd_rtcp, uint16_t *ret_port);
+
+#endif

@@ -1,0 +1,247 @@
+/* voice.h: the voice engine: a SIP user agent and RTP media engine on libre, driven by
+   commands and reporting events, both crossing threads on queues (docs/voice.md). */
+#ifndef IRISX_VOICE_H
+#define IRISX_VOICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- engine ---- */
+
+struct voice_engine;
+
+/* Engine settings; voice_config_default() fills a safe default for every field. */
+struct voice_config {
+	const char *sip_addr;	  /* IP literal the SIP listeners bind to */
+	uint16_t sip_port;	  /* UDP and TCP port */
+	bool udp, tcp;		  /* which SIP listeners to open (at least one) */
+	const char *media_addr;	  /* IP literal RTP binds to and SDP announces */
+	uint16_t rtp_port_min;	  /* even; RTP on even ports, RTCP on the next odd one */
+	uint16_t rtp_port_max;	  /* inclusive */
+	unsigned media_threads;	  /* 0 = one per core beyond the first (at least 1) */
+	unsigned max_calls;	  /* at capacity new INVITEs get 503 */
+	size_t sip_max_msg;	  /* bigger SIP messages get 513 (requests) or are dropped */
+	bool rtp_latch;		  /* accept RTP from the first source, not only the SDP one */
+	unsigned dial_timeout_ms; /* default per-call timeout of voice_call_dial */
+	const char *user_agent;	  /* User-Agent / Server header value */
+};
+
+void voice_config_default(struct voice_config *cfg);
+
+/* Starts the signalling thread and the media threads; raises RLIMIT_NOFILE first. Fails with
+   -EINVAL on a bad setting (or a port range too small for max_calls), -EADDRINUSE etc. on
+   bind errors. */
+int voice_engine_start(const struct voice_config *cfg, struct voice_engine **ret);
+/* Hangs up every call (BYE / 486 / CANCEL), stops and joins the threads, frees. NULL-safe. */
+void voice_engine_stop(struct voice_engine *e);
+/* The SIP port actually bound (the configured one, or the kernel's choice for port 0). */
+uint16_t voice_engine_sip_port(const struct voice_engine *e);
+
+enum voice_event_type {
+	VOICE_EV_INCOMING, /* an inbound INVITE was accepted (100 and 180 sent); answer or reject */
+	VOICE_EV_PROGRESS, /* outbound: the far end sent a provisional response (code) */
+	VOICE_EV_ANSWERED, /* the call is answered and media runs */
+	VOICE_EV_DTMF,	   /* a digit arrived (RFC 4733) */
+	VOICE_EV_PLAY_DONE, /* the current playback ended (code 0: played out, 1: stopped) */
+	VOICE_EV_HANGUP,    /* the call is over; the last event of a call */
+};
+
+/* Why a call ended (VOICE_EV_HANGUP cause). */
+enum voice_end {
+	VOICE_END_LOCAL,    /* voice_call_hangup / voice_call_reject */
+	VOICE_END_REMOTE,   /* the far end sent BYE */
+	VOICE_END_CANCEL,   /* the caller cancelled before the answer */
+	VOICE_END_REJECTED, /* outbound: final failure response from the far end (code) */
+	VOICE_END_TIMEOUT,  /* outbound: no answer within the timeout (code 408) */
+	VOICE_END_ERROR,    /* transport error, no ACK, bad SDP, ... (code: SIP status if any) */
+	VOICE_END_SHUTDOWN, /* voice_engine_stop */
+};
+
+#define VOICE_URI_MAX 128
+
+struct voice_event {
+	enum voice_event_type type;
+	uint64_t call;
+	int code;		   /* SIP status (PROGRESS, HANGUP) or PLAY_DONE reason */
+	enum voice_end cause;	   /* HANGUP */
+	char digit;		   /* DTMF */
+	bool tcp;		   /* INCOMING: arrived over TCP */
+	char from[VOICE_URI_MAX];  /* INCOMING: From URI (truncated) */
+	char to[VOICE_URI_MAX];	   /* INCOMING: To URI */
+	char ruser[VOICE_URI_MAX]; /* INCOMING: user part of the Request-URI */
+};
+
+/* A descriptor that is readable while events are queued (for the owner's poll loop). */
+int voice_engine_event_fd(const struct voice_engine *e);
+/* Takes the next event: 1 if one was stored in *ret, 0 after timeout_ms (-1: wait forever). */
+int voice_engine_next_event(struct voice_engine *e, struct voice_event *ret, int timeout_ms);
+
+/* Counters summed over the media threads (relaxed atomics: a snapshot, not a transaction). */
+struct voice_stats {
+	uint64_t calls;		   /* calls currently known to the signalling thread */
+	uint64_t media_calls;	   /* calls with media running */
+	uint64_t ticks;		   /* 5 ms media ticks run (each call is served every 4th) */
+	uint64_t tick_late_max_us; /* the latest any tick ran after its due time */
+	uint64_t ticks_skipped;	   /* ticks dropped because a thread ran more than 1 tick late */
+	uint64_t rtp_rx, rtp_tx;   /* packets */
+	uint64_t rtp_rejected;	   /* from a source other than the negotiated one, or malformed */
+	uint64_t sip_too_big;	   /* messages refused for size */
+	uint64_t events_dropped;   /* events lost because the owner's queue was full */
+};
+
+void voice_engine_stats(struct voice_engine *e, struct voice_stats *ret);
+
+/* ---- calls: asynchronous commands; an unknown or finished call is ignored ---- */
+
+int voice_call_answer(struct voice_engine *e, uint64_t call);
+int voice_call_reject(struct voice_engine *e, uint64_t call, uint16_t code);
+int voice_call_hangup(struct voice_engine *e, uint64_t call);
+
+struct voice_dial {
+	const char *uri;      /* sip:user@IP[:port][;transport=tcp] */
+	const char *from_uri; /* NULL: sip:irisx@<sip_addr> */
+	unsigned timeout_ms;  /* 0: the engine's dial_timeout_ms */
+};
+
+/* Sends an INVITE with an SDP offer; events follow under *ret_call. */
+int voice_call_dial(struct voice_engine *e, const struct voice_dial *d, uint64_t *ret_call);
+
+struct voice_audio;
+
+/* Plays audio on the call (replacing what plays), loops times (0 = forever); the engine takes
+   its own reference. */
+int voice_call_play(struct voice_engine *e, uint64_t call, struct voice_audio *a, unsigned loops);
+int voice_call_stop_play(struct voice_engine *e, uint64_t call);
+/* Sends digits as RFC 4733 events (100 ms each, 60 ms apart); needs the peer's telephone-event. */
+int voice_call_send_dtmf(struct voice_engine *e, uint64_t call, const char *digits);
+
+/* ---- audio: immutable 8 kHz mono clips, encoded once to both G.711 laws ---- */
+
+/* Loads an 8 kHz WAV (any channel count is mixed down); -ENOTSUP for other rates, -EFBIG past
+   max_seconds. Blocking I/O: never call it on an engine thread. */
+int voice_audio_load_wav(const char *path, unsigned max_seconds, struct voice_audio **ret);
+/* A tone pair (f2 may be 0) at level dBm0, on_ms on / off_ms off, for total_ms in all. */
+int voice_audio_tone(unsigned f1, unsigned f2, int level_dbm0, unsigned on_ms, unsigned off_ms,
+		     unsigned total_ms, struct voice_audio **ret);
+struct voice_audio *voice_audio_ref(struct voice_audio *a);
+struct voice_audio *voice_audio_unref(struct voice_audio *a); /* returns NULL; NULL-safe */
+size_t voice_audio_samples(const struct voice_audio *a);
+/* The clip encoded with payload type pt (0 PCMU, 8 PCMA); NULL for another pt. */
+const uint8_t *voice_audio_data(const struct voice_audio *a, int pt);
+
+/* ---- protocol primitives (pure; used by the engine, the unit tests and the fuzzers) ---- */
+
+/* RFC 4733 receiver state of one RTP stream. */
+struct voice_dtmf_rx {
+	bool have;	      /* an event is current */
+	bool ended;	      /* its end bit was seen */
+	uint8_t event;	      /* its event code */
+	uint16_t dur;	      /* its longest duration seen */
+	uint32_t ts, ssrc;    /* its RTP timestamp; the stream's SSRC */
+	uint32_t recent[8];   /* timestamps of earlier events (late packets are not new events) */
+	unsigned nrecent;     /* entries used in recent */
+	unsigned recent_next; /* next slot to overwrite */
+};
+
+void voice_dtmf_rx_init(struct voice_dtmf_rx *rx);
+/* Feeds one telephone-event payload. Returns 1 and sets *ret_digit when a new DTMF event starts,
+   0 for a continuation, retransmission or non-DTMF event, -EINVAL for a malformed payload. */
+int voice_dtmf_rx_packet(struct voice_dtmf_rx *rx, uint32_t ssrc, uint32_t ts, bool marker,
+			 const uint8_t *payload, size_t len, char *ret_digit);
+/* '0'-'9', '*', '#', 'A'-'D' for events 0-15; 0 otherwise. */
+char voice_dtmf_digit(unsigned event);
+/* The event code of a digit (case-insensitive A-D); -EINVAL if it is not one. */
+int voice_dtmf_event(char digit);
+
+#define VOICE_RTP_HDR 12
+
+struct voice_rtp_hdr {
+	uint8_t pt;
+	bool marker;
+	uint16_t seq;
+	uint32_t ts, ssrc;
+	size_t off, len; /* payload position and length in the packet */
+};
+
+/* Parses an RTP packet (version 2, CSRCs, extension and padding checked). -EINVAL if bad. */
+int voice_rtp_parse(const uint8_t *p, size_t n, struct voice_rtp_hdr *ret);
+/* Writes a 12-byte RTP header. */
+void voice_rtp_write_hdr(uint8_t out[VOICE_RTP_HDR], uint8_t pt, bool marker, uint16_t seq,
+			 uint32_t ts, uint32_t ssrc);
+
+enum voice_sdp_dir {
+	VOICE_SDP_SENDRECV,
+	VOICE_SDP_SENDONLY,
+	VOICE_SDP_RECVONLY,
+	VOICE_SDP_INACTIVE
+};
+
+#define VOICE_SDP_MAX_FMTS 16
+#define VOICE_SDP_MAX_MEDIA 8
+
+struct voice_sdp_fmt {
+	int pt;
+	char name[24]; /* from a=rtpmap, or the static name of pt 0 and 8 */
+	uint32_t rate;
+};
+
+/* What we need of a session description: the first RTP/AVP audio stream, and the shape of every
+   m= line so an answer can decline the others. */
+struct voice_sdp {
+	char addr[48]; /* connection address of the audio stream */
+	uint16_t port; /* its port (0: declined) */
+	enum voice_sdp_dir dir;
+	struct voice_sdp_fmt fmts[VOICE_SDP_MAX_FMTS];
+	size_t nfmts;
+	int audio; /* index of the audio stream in media[], -1 if none */
+	struct {
+		char name[16], proto[24], fmt[8];
+	} media[VOICE_SDP_MAX_MEDIA];
+	size_t nmedia;
+};
+
+/* Parses an SDP body. -EINVAL for malformed text, -E2BIG past the limits above. */
+int voice_sdp_parse(const char *s, size_t n, struct voice_sdp *ret);
+
+/* The codec and telephone-event payload types both sides use. */
+struct voice_sdp_choice {
+	int pt;	   /* 0 PCMU or 8 PCMA */
+	int te_pt; /* telephone-event/8000 payload type, -1 if none */
+};
+
+/* Picks the first G.711 format in the peer's order. -ENOTSUP if none (answer 488). */
+int voice_sdp_negotiate(const struct voice_sdp *peer, struct voice_sdp_choice *ret);
+
+/* Our side of a description. */
+struct voice_sdp_local {
+	const char *addr;
+	uint16_t port;
+	uint64_t sess_id, version;
+	struct voice_sdp_choice choice; /* answers: the negotiated formats */
+};
+
+/* Writes an offer (PCMU, PCMA, telephone-event/101) into out; returns its length or -E2BIG. */
+int voice_sdp_write_offer(char *out, size_t cap, const struct voice_sdp_local *l);
+/* Writes the answer to offer: the chosen formats on the audio line, the direction mirrored,
+   every other m= line declined with port 0. Returns the length or -E2BIG. */
+int voice_sdp_write_answer(char *out, size_t cap, const struct voice_sdp_local *l,
+			   const struct voice_sdp *offer);
+
+/* An absolute periodic schedule on CLOCK_MONOTONIC: tick n is due at start + n * period, so
+   lateness never accumulates into drift. */
+struct voice_ticker {
+	uint64_t start_us, period_us;
+	uint64_t n; /* the next tick to run */
+};
+
+void voice_ticker_init(struct voice_ticker *t, uint64_t start_us, uint64_t period_us);
+uint64_t voice_ticker_due_us(const struct voice_ticker *t); /* due time of tick n */
+/* At now_us: how many ticks to run now (0 if early), at most max_run; the first one's index goes
+   to *ret_first. Older due ticks beyond max_run are skipped (counted in *ret_skipped), so a
+   stalled thread catches up at once instead of bursting. *ret_late_us: how late the oldest due
+   tick is. Advances n past every due tick. */
+unsigned voice_ticker_advance(struct voice_ticker *t, uint64_t now_us, unsigned max_run,
+			      uint64_t *ret_first, uint64_t *ret_late_us, uint64_t *ret_skipped);
+
+#endif

@@ -1,0 +1,247 @@
+/* voice_uas.c: test helper running the voice engine: answers calls (or dials them), plays a
+   tone or a WAV file, and prints one line per event on stdout for the e2e tests to read. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "voice/voice.h"
+
+struct opts {
+	struct voice_config cfg;
+	const char *wav, *dial, *send_dtmf;
+	unsigned answer_delay_ms, hangup_ms, dial_count, dial_timeout_ms;
+	bool hangup_on_pound;
+};
+
+/* Calls waiting for a delayed answer or a timed hangup. */
+struct timer {
+	uint64_t call, due_ms;
+	bool hangup; /* else answer */
+};
+
+static struct timer timers[4096];
+static size_t ntimers;
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	stop_flag = 1;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void add_timer(uint64_t call, unsigned ms, bool hangup)
+{
+	if (ntimers < sizeof(timers) / sizeof(timers[0]))
+		timers[ntimers++] = (struct timer){call, now_ms() + ms, hangup};
+}
+
+static void drop_timers(uint64_t call)
+{
+	for (size_t i = 0; i < ntimers;)
+		if (timers[i].call == call)
+			timers[i] = timers[--ntimers];
+		else
+			i++;
+}
+
+static void run_timers(struct voice_engine *e)
+{
+	uint64_t now = now_ms();
+	for (size_t i = 0; i < ntimers;) {
+		if (timers[i].due_ms > now) {
+			i++;
+			continue;
+		}
+		struct timer t = timers[i];
+		timers[i] = timers[--ntimers];
+		if (t.hangup)
+			voice_call_hangup(e, t.call);
+		else
+			voice_call_answer(e, t.call);
+	}
+}
+
+static const char *cause_name(enum voice_end c)
+{
+	static const char *names[] = {"local",	 "remote", "cancel",  "rejected",
+				      "timeout", "error",  "shutdown"};
+	return (unsigned)c < sizeof(names) / sizeof(names[0]) ? names[c] : "?";
+}
+
+static void on_incoming(struct voice_engine *e, const struct opts *o, const struct voice_event *ev)
+{
+	printf("INCOMING call=%llu from=%s to=%s ruser=%s transport=%s\n",
+	       (unsigned long long)ev->call, ev->from, ev->to, ev->ruser, ev->tcp ? "tcp" : "udp");
+	if (strcmp(ev->ruser, "ring") == 0)
+		return; /* rings until the caller cancels */
+	if (strcmp(ev->ruser, "busy") == 0) {
+		voice_call_reject(e, ev->call, 486);
+		return;
+	}
+	if (o->answer_delay_ms)
+		add_timer(ev->call, o->answer_delay_ms, false);
+	else
+		voice_call_answer(e, ev->call);
+}
+
+static void on_answered(struct voice_engine *e, const struct opts *o, struct voice_audio *a,
+			const struct voice_event *ev)
+{
+	printf("ANSWERED call=%llu\n", (unsigned long long)ev->call);
+	voice_call_play(e, ev->call, a, 0);
+	if (o->send_dtmf)
+		voice_call_send_dtmf(e, ev->call, o->send_dtmf);
+	if (o->hangup_ms)
+		add_timer(ev->call, o->hangup_ms, true);
+}
+
+static void on_event(struct voice_engine *e, const struct opts *o, struct voice_audio *a,
+		     const struct voice_event *ev)
+{
+	unsigned long long id = (unsigned long long)ev->call;
+	switch (ev->type) {
+	case VOICE_EV_INCOMING:
+		on_incoming(e, o, ev);
+		break;
+	case VOICE_EV_PROGRESS:
+		printf("PROGRESS call=%llu code=%d\n", id, ev->code);
+		break;
+	case VOICE_EV_ANSWERED:
+		on_answered(e, o, a, ev);
+		break;
+	case VOICE_EV_DTMF:
+		printf("DTMF call=%llu digit=%c\n", id, ev->digit);
+		if (o->hangup_on_pound && ev->digit == '#')
+			voice_call_hangup(e, ev->call);
+		break;
+	case VOICE_EV_PLAY_DONE:
+		printf("PLAY_DONE call=%llu code=%d\n", id, ev->code);
+		break;
+	case VOICE_EV_HANGUP:
+		drop_timers(ev->call);
+		printf("HANGUP call=%llu code=%d cause=%s\n", id, ev->code, cause_name(ev->cause));
+		break;
+	}
+}
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+	voice_config_default(&o->cfg);
+	o->cfg.media_threads = 1;
+	o->dial_count = 1;
+	for (int i = 1; i < argc; i++) {
+		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		bool flag = true;
+		if (!strcmp(k, "--latch"))
+			o->cfg.rtp_latch = true;
+		else if (!strcmp(k, "--hangup-on-pound"))
+			o->hangup_on_pound = true;
+		else if (!strcmp(k, "--no-tcp"))
+			o->cfg.tcp = false;
+		else
+			flag = false;
+		if (flag)
+			continue;
+		if (!v)
+			return -EINVAL;
+		i++;
+		unsigned long n = strtoul(v, NULL, 10);
+		if (!strcmp(k, "--port"))
+			o->cfg.sip_port = (uint16_t)n;
+		else if (!strcmp(k, "--rtp-min"))
+			o->cfg.rtp_port_min = (uint16_t)n;
+		else if (!strcmp(k, "--rtp-max"))
+			o->cfg.rtp_port_max = (uint16_t)n;
+		else if (!strcmp(k, "--max-calls"))
+			o->cfg.max_calls = (unsigned)n;
+		else if (!strcmp(k, "--max-msg"))
+			o->cfg.sip_max_msg = n;
+		else if (!strcmp(k, "--media-threads"))
+			o->cfg.media_threads = (unsigned)n;
+		else if (!strcmp(k, "--wav"))
+			o->wav = v;
+		else if (!strcmp(k, "--answer-delay"))
+			o->answer_delay_ms = (unsigned)n;
+		else if (!strcmp(k, "--hangup-after"))
+			o->hangup_ms = (unsigned)n;
+		else if (!strcmp(k, "--dial"))
+			o->dial = v;
+		else if (!strcmp(k, "--dial-count"))
+			o->dial_count = (unsigned)n;
+		else if (!strcmp(k, "--dial-timeout"))
+			o->dial_timeout_ms = (unsigned)n;
+		else if (!strcmp(k, "--send-dtmf"))
+			o->send_dtmf = v;
+		else
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static void print_stats(struct voice_engine *e)
+{
+	struct voice_stats st;
+	voice_engine_stats(e, &st);
+	printf("STATS calls=%llu media_calls=%llu rx=%llu tx=%llu rejected=%llu ticks=%llu "
+	       "late_max_us=%llu skipped=%llu too_big=%llu dropped=%llu\n",
+	       (unsigned long long)st.calls, (unsigned long long)st.media_calls,
+	       (unsigned long long)st.rtp_rx, (unsigned long long)st.rtp_tx,
+	       (unsigned long long)st.rtp_rejected, (unsigned long long)st.ticks,
+	       (unsigned long long)st.tick_late_max_us, (unsigned long long)st.ticks_skipped,
+	       (unsigned long long)st.sip_too_big, (unsigned long long)st.events_dropped);
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	memset(&o, 0, sizeof(o));
+	if (parse(argc, argv, &o) < 0) {
+		fprintf(stderr,
+			"usage: voice_uas --port N [--rtp-min N --rtp-max N] [--wav F] ...\n");
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	struct voice_audio *a = NULL;
+	int r = o.wav ? voice_audio_load_wav(o.wav, 600, &a)
+		      : voice_audio_tone(350, 440, -13, 1000, 0, 1000, &a);
+	if (r < 0) {
+		fprintf(stderr, "voice_uas: audio: %s\n", strerror(-r));
+		return 1;
+	}
+	struct voice_engine *e;
+	if ((r = voice_engine_start(&o.cfg, &e)) < 0) {
+		fprintf(stderr, "voice_uas: start: %s\n", strerror(-r));
+		voice_audio_unref(a);
+		return 1;
+	}
+	printf("READY port=%u\n", voice_engine_sip_port(e));
+	for (unsigned i = 0; o.dial && i < o.dial_count; i++) {
+		uint64_t id;
+		struct voice_dial d = {.uri = o.dial, .timeout_ms = o.dial_timeout_ms};
+		if (voice_call_dial(e, &d, &id) == 0)
+			printf("DIALING call=%llu\n", (unsigned long long)id);
+	}
+	while (!stop_flag) {
+		struct voice_event ev;
+		if (voice_engine_next_event(e, &ev, 20) == 1)
+			on_event(e, &o, a, &ev);
+		run_timers(e);
+	}
+	print_stats(e);
+	voice_engine_stop(e);
+	voice_audio_unref(a);
+	printf("STOPPED\n");
+	return 0;
+}
