@@ -65,6 +65,7 @@ TMP=$(mktemp -d /tmp/irisx-bench-wh.XXXXXX)
 chmod 755 "$TMP" # nginx workers (nobody) write below it
 PIDS=()
 
+# shellcheck disable=SC2317 # called by cleanup
 stop_pid() { # PID: TERM, up to 5 s, then KILL
 	local pid=$1
 	kill -0 "$pid" 2>/dev/null || return 0
@@ -191,7 +192,9 @@ setup_tenant() {
 		-d '{"name":"bench-admin","role":"admin"}')
 	[ "$code" = 201 ] || die "create API key: HTTP $code $(cat "$TMP/key.json")"
 	KEY=$(jq -r .secret "$TMP/key.json")
-	[ -n "$KEY" ] && [ "$KEY" != null ] || die "create API key: no secret in the response"
+	if [ -z "$KEY" ] || [ "$KEY" = null ]; then
+		die "create API key: no secret in the response"
+	fi
 }
 
 # endpoint URL: creates an endpoint for webhook.test; sets EP_ID and EP_SECRET.
@@ -200,7 +203,9 @@ endpoint() {
 	out=$(api POST /v1/webhooks "$(jq -nc --arg u "$1" '{url: $u, events: ["webhook.test"]}')")
 	EP_ID=$(jq -r '.id // empty' <<<"$out")
 	EP_SECRET=$(jq -r '.secret // empty' <<<"$out")
-	[ -n "$EP_ID" ] && [ -n "$EP_SECRET" ] || die "create endpoint $1: $out"
+	if [ -z "$EP_ID" ] || [ -z "$EP_SECRET" ]; then
+		die "create endpoint $1: $out"
+	fi
 }
 
 # --- load and counting -----------------------------------------------------------------
@@ -245,6 +250,7 @@ drain() {
 	warn "deliveries stopped at $n of $ACCEPTED"
 }
 
+# shellcheck disable=SC2317 # called by drain
 node_unique() {
 	node_report
 	jq .unique <<<"$R"
