@@ -34,11 +34,10 @@ struct sbus {
 	pthread_cond_t wake;
 };
 
+/* id: made by the caller (outside the writer thread where it can be). */
 static int insert_pub(struct store_tx *tx, const struct bus_pub *p, const char *state,
-		      char ret_id[ID_LEN + 1])
+		      const char *id, char ret_id[ID_LEN + 1])
 {
-	char id[ID_LEN + 1];
-	bus_id_new(id);
 	char *payload = p->payload_len ? mem_strndup(p->payload, p->payload_len) : NULL;
 	struct store_job j = {
 	    .id = id,
@@ -62,19 +61,22 @@ static int st_publish_tx(struct bus *b, struct store_tx *tx, const struct bus_pu
 			 char ret_id[ID_LEN + 1])
 {
 	(void)b;
-	return insert_pub(tx, p, "queued", ret_id);
+	char id[ID_LEN + 1];
+	bus_id_new(id);
+	return insert_pub(tx, p, "queued", id, ret_id);
 }
 
 struct pubs {
 	const struct bus_pub *p;
 	size_t n;
+	char (*ids)[ID_LEN + 1];
 };
 
 static int publish_fn(struct store_tx *tx, void *arg)
 {
 	struct pubs *ps = arg;
 	for (size_t i = 0; i < ps->n; i++) {
-		int r = insert_pub(tx, &ps->p[i], "queued", NULL);
+		int r = insert_pub(tx, &ps->p[i], "queued", ps->ids[i], NULL);
 		if (r < 0)
 			return r;
 	}
@@ -83,8 +85,12 @@ static int publish_fn(struct store_tx *tx, void *arg)
 
 static int st_publish(struct bus *b, const struct bus_pub *p, size_t n)
 {
-	struct pubs ps = {p, n};
-	return store_tx(b->st, NULL, STORE_WRITE, publish_fn, &ps);
+	struct pubs ps = {p, n, mem_alloc((n ? n : 1) * sizeof(*ps.ids))};
+	for (size_t i = 0; i < n; i++)
+		bus_id_new(ps.ids[i]);
+	int r = store_tx(b->st, NULL, STORE_WRITE, publish_fn, &ps);
+	mem_free(ps.ids);
+	return r;
 }
 
 /* ---- consumer thread ---- */
@@ -94,13 +100,27 @@ struct claim {
 	json_t *rows;
 	struct settlement *s;
 	size_t ns;
+	bool want; /* claim in this round */
 };
 
 static int settle_fn(struct store_tx *tx, void *arg)
 {
 	struct claim *cl = arg;
+	const char **acks = mem_alloc((cl->ns ? cl->ns : 1) * sizeof(*acks));
+	size_t na = 0;
+	for (size_t i = 0; i < cl->ns; i++)
+		if (cl->s[i].how == SETTLE_ACK)
+			acks[na++] = cl->s[i].id;
+	int ra = 0;
+	for (size_t i = 0; i < na && ra >= 0; i += 500)
+		ra = store_job_ack_many(tx, acks + i, na - i < 500 ? na - i : 500);
+	mem_free(acks);
+	if (ra < 0)
+		return ra;
 	for (size_t i = 0; i < cl->ns; i++) {
 		struct settlement *s = &cl->s[i];
+		if (s->how == SETTLE_ACK)
+			continue;
 		int r = s->how == SETTLE_ACK   ? store_job_ack(tx, s->id)
 			: s->how == SETTLE_NAK ? store_job_nak(tx, s->id, s->run_at_us, s->error)
 			: s->how == SETTLE_RELEASE ? store_job_release(tx, s->id)
@@ -128,32 +148,65 @@ static int ready_fn(struct store_tx *tx, void *arg)
 	return store_job_ready(tx, sc->c->o.subject, time_now_us());
 }
 
-/* Applies the settlements collected so far; returns how many. On a store error they are
-   kept and tried again (the job stays leased meanwhile). */
-static size_t flush(struct sconsumer *sc)
+/* Takes the settlements collected so far (the caller applies them). */
+static void take_pending(struct sconsumer *sc, struct claim *cl)
 {
 	pthread_mutex_lock(&sc->lock);
-	struct claim cl = {.sc = sc, .s = sc->pending, .ns = sc->npending};
+	cl->s = sc->pending;
+	cl->ns = sc->npending;
 	sc->pending = NULL;
 	sc->npending = sc->cap = 0;
 	pthread_mutex_unlock(&sc->lock);
-	if (!cl.ns)
-		return 0;
-	int r = store_tx(sc->c->bus->st, NULL, STORE_WRITE, settle_fn, &cl);
-	if (r < 0) {
-		pthread_mutex_lock(&sc->lock);
-		for (size_t i = 0; i < sc->npending; i++)
-			mem_free(sc->pending[i].error);
-		mem_free(sc->pending);
-		sc->pending = cl.s; /* newer ones are redelivered after the lease: no loss */
-		sc->npending = sc->cap = cl.ns;
-		pthread_mutex_unlock(&sc->lock);
-		return 0;
-	}
-	for (size_t i = 0; i < cl.ns; i++)
-		mem_free(cl.s[i].error);
-	mem_free(cl.s);
-	return cl.ns;
+}
+
+/* After a failed transaction: the settlements go back in front of newer ones and are tried
+   again next round (their jobs stay leased meanwhile). */
+static void restore_pending(struct sconsumer *sc, struct claim *cl)
+{
+	if (!cl->ns)
+		return;
+	pthread_mutex_lock(&sc->lock);
+	size_t n = cl->ns + sc->npending;
+	struct settlement *all = mem_alloc(n * sizeof(*all));
+	memcpy(all, cl->s, cl->ns * sizeof(*all));
+	if (sc->npending)
+		memcpy(all + cl->ns, sc->pending, sc->npending * sizeof(*all));
+	mem_free(sc->pending);
+	sc->pending = all;
+	sc->npending = sc->cap = n;
+	pthread_mutex_unlock(&sc->lock);
+	mem_free(cl->s);
+	cl->s = NULL;
+	cl->ns = 0;
+}
+
+static void free_pending(struct claim *cl)
+{
+	for (size_t i = 0; i < cl->ns; i++)
+		mem_free(cl->s[i].error);
+	mem_free(cl->s);
+	cl->s = NULL;
+	cl->ns = 0;
+}
+
+/* One round, one write transaction: apply the settlements, then (if asked) claim. */
+static int round_fn(struct store_tx *tx, void *arg)
+{
+	struct claim *cl = arg;
+	int r = cl->ns ? settle_fn(tx, cl) : 0;
+	if (r >= 0 && cl->want)
+		r = claim_fn(tx, cl);
+	return r;
+}
+
+/* Settles without claiming (shutdown). */
+static void flush(struct sconsumer *sc)
+{
+	struct claim cl = {.sc = sc};
+	take_pending(sc, &cl);
+	if (cl.ns && store_tx(sc->c->bus->st, NULL, STORE_WRITE, round_fn, &cl) < 0)
+		return restore_pending(sc, &cl);
+	free_pending(&cl);
 }
 
 static int cmp_id(const void *a, const void *b)
@@ -225,18 +278,22 @@ static void *consumer_main(void *arg)
 		pthread_mutex_unlock(&sc->lock);
 		if (stop)
 			break;
-		size_t settled = flush(sc);
-		size_t got = 0;
-		if (atomic_load(&c->inflight) < c->o.max_inflight) {
-			/* a cheap read first, unless the last claim was busy: an idle consumer
-			   costs no write transactions */
-			if (last_full || store_tx(st, NULL, STORE_READ, ready_fn, sc) > 0) {
-				struct claim cl = {.sc = sc};
-				if (store_tx(st, NULL, STORE_WRITE, claim_fn, &cl) >= 0) {
-					got = deliver_rows(sc, cl.rows);
-					json_decref(cl.rows);
-				}
+		struct claim cl = {.sc = sc};
+		take_pending(sc, &cl);
+		size_t settled = cl.ns, got = 0;
+		/* a cheap read first, unless the last claim was busy: an idle consumer costs no
+		   write transactions */
+		cl.want = atomic_load(&c->inflight) < c->o.max_inflight &&
+			  (last_full || store_tx(st, NULL, STORE_READ, ready_fn, sc) > 0);
+		if (cl.ns || cl.want) {
+			if (store_tx(st, NULL, STORE_WRITE, round_fn, &cl) >= 0) {
+				free_pending(&cl);
+				got = cl.rows ? deliver_rows(sc, cl.rows) : 0;
+			} else {
+				restore_pending(sc, &cl);
+				settled = 0;
 			}
+			json_decref(cl.rows);
 		}
 		last_full = got > 0;
 		if (!got && !settled)
@@ -306,7 +363,7 @@ static void st_settle(struct bus_msg *m, enum bus_settle how, int64_t delay_us, 
 	memcpy(s->id, m->id, sizeof(s->id));
 	s->how = how;
 	s->run_at_us = time_now_us() + (uint64_t)(delay_us > 0 ? delay_us : 0);
-	s->error = error ? mem_strndup(error, 1000) : NULL;
+	s->error = error ? mem_strndup(error, strnlen(error, 1000)) : NULL;
 	pthread_cond_signal(&sc->wake);
 	pthread_mutex_unlock(&sc->lock);
 }

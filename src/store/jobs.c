@@ -94,6 +94,27 @@ int store_job_ack(struct store_tx *tx, const char *id)
 			(int64_t)time_now_us(), id);
 }
 
+int store_job_ack_many(struct store_tx *tx, const char *const *ids, size_t n)
+{
+	if (!n)
+		return 0;
+	/* one statement for the batch: the ids as a JSON array (they are [A-Za-z0-9]) */
+	struct buf a;
+	buf_init(&a, 0);
+	buf_puts(&a, "[");
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&a, "%s\"%s\"", i ? "," : "", ids[i]);
+	buf_puts(&a, "]");
+	int r = stx_exec(tx,
+			 is_pg(tx) ? "UPDATE jobs SET state = 'done', updated_us = ? WHERE id IN "
+				     "(SELECT json_array_elements_text(?::json))"
+				   : "UPDATE jobs SET state = 'done', updated_us = ? WHERE id IN "
+				     "(SELECT value FROM json_each(?))",
+			 "is", (int64_t)time_now_us(), a.p);
+	buf_free(&a);
+	return r;
+}
+
 int store_job_nak(struct store_tx *tx, const char *id, uint64_t run_at_us, const char *error)
 {
 	return stx_exec(

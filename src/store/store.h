@@ -153,6 +153,7 @@ int store_job_ready(struct store_tx *tx, const char *subject, uint64_t now_us); 
 /* Earliest run_at_us of an unfinished job of subject; -ENOENT if none. */
 int store_job_next_at(struct store_tx *tx, const char *subject, uint64_t *ret_us);
 int store_job_ack(struct store_tx *tx, const char *id);
+int store_job_ack_many(struct store_tx *tx, const char *const *ids, size_t n); /* one statement */
 /* Back to queued, claimable from run_at_us. */
 int store_job_nak(struct store_tx *tx, const char *id, uint64_t run_at_us, const char *error);
 int store_job_dead(struct store_tx *tx, const char *id, const char *error);
@@ -170,7 +171,7 @@ int store_job_list(struct store_tx *tx, const char *tenant_id, const struct stor
 		   json_t **ret);
 int store_job_outbox(struct store_tx *tx, int limit, json_t **ret); /* oldest first */
 int store_job_delete(struct store_tx *tx, const char *id);
-/* Deletes up to limit done jobs settled before before_us; returns the count. */
+/* Deletes up to limit done jobs created before before_us; returns the count. */
 int store_job_prune(struct store_tx *tx, uint64_t before_us, int limit);
 
 /* events (what webhooks deliver) */

@@ -27,7 +27,6 @@ CREATE INDEX jobs_ready ON jobs(subject, run_at_us) WHERE state IN ('queued', 'r
 CREATE INDEX jobs_order ON jobs(order_key, id)
   WHERE order_key IS NOT NULL AND state IN ('queued', 'running');
 CREATE INDEX jobs_outbox ON jobs(created_us) WHERE state = 'outbox';
-CREATE INDEX jobs_done ON jobs(updated_us) WHERE state = 'done';
 CREATE INDEX jobs_tenant ON jobs(tenant_id, id);
 
 CREATE TABLE events (

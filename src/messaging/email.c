@@ -1,0 +1,1 @@
+/* email.c: placeholder, filled in by its own commit. */

@@ -1,0 +1,1 @@
+/* smpp.c: placeholder, filled in by its own commit. */

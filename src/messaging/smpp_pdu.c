@@ -1,0 +1,1 @@
+/* smpp_pdu.c: placeholder, filled in by its own commit. */

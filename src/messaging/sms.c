@@ -1,0 +1,1 @@
+/* sms.c: placeholder, filled in by its own commit. */

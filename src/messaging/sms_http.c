@@ -1,0 +1,1 @@
+/* sms_http.c: placeholder, filled in by its own commit. */

@@ -1,0 +1,1 @@
+/* smtp.c: placeholder, filled in by its own commit. */
