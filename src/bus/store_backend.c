@@ -305,7 +305,7 @@ static void st_settle(struct bus_msg *m, enum bus_settle how, int64_t delay_us, 
 	memcpy(s->id, m->id, sizeof(s->id));
 	s->how = how;
 	s->run_at_us = time_now_us() + (uint64_t)(delay_us > 0 ? delay_us : 0);
-	s->error = error ? mem_strndup(error, 1000) : NULL;
+	s->error = error ? mem_strndup(error, strnlen(error, 1000)) : NULL;
 	pthread_cond_signal(&sc->wake);
 	pthread_mutex_unlock(&sc->lock);
 }
