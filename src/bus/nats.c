@@ -491,7 +491,7 @@ static int dead_fn(struct store_tx *tx, void *arg)
 
 static int dead_letter(struct bus *b, const struct bus_msg *m, const char *error)
 {
-	char *e = error ? mem_strndup(error, 1000) : NULL;
+	char *e = error ? mem_strndup(error, strnlen(error, 1000)) : NULL;
 	struct dead d = {m, e};
 	int r = store_tx(b->st, NULL, STORE_WRITE, dead_fn, &d);
 	mem_free(e);
