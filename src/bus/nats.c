@@ -40,6 +40,7 @@ struct nbus {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	struct nconsumer *leaked; /* unsubscribed with messages still out (under lock) */
+	atomic_uint reconnects;
 };
 
 struct nconsumer {
@@ -281,8 +282,17 @@ static int pub_batch(struct nbus *nb, const struct nspec *sp, size_t n)
 	if (js) {
 		jsPubOptions po;
 		jsPubOptions_Init(&po);
-		po.MaxWait = ASYNC_WAIT_MS;
-		js_PublishAsyncComplete(js, &po);
+		po.MaxWait = 250;
+		/* acks of what was sent before a reconnect never come: after one more slice
+		   (for what waited in the reconnect buffer) the rest is resent */
+		unsigned epoch = atomic_load(&nb->reconnects);
+		uint64_t until = time_mono_us() + ASYNC_WAIT_MS * 1000ull;
+		bool reconnected = false;
+		while (js_PublishAsyncComplete(js, &po) != NATS_OK && time_mono_us() < until) {
+			if (reconnected)
+				break;
+			reconnected = atomic_load(&nb->reconnects) != epoch;
+		}
 		natsMsgList pend = {0};
 		if (js_PublishAsyncGetPendingList(&pend, js) == NATS_OK) {
 			for (int i = 0; i < pend.Count; i++) {
@@ -821,6 +831,13 @@ static int ensure_stream(struct nbus *nb, const struct config *cfg)
 	return nats_err(s);
 }
 
+static void on_reconnected(natsConnection *nc, void *arg)
+{
+	(void)nc;
+	struct nbus *nb = arg;
+	atomic_fetch_add(&nb->reconnects, 1);
+}
+
 static int na_connect(struct nbus *nb, const char *url)
 {
 	natsOptions *o = NULL;
@@ -839,6 +856,8 @@ static int na_connect(struct nbus *nb, const char *url)
 		s = natsOptions_SetReconnectJitter(o, 50, 200);
 	if (s == NATS_OK) /* publishes and acks made while reconnecting wait here */
 		s = natsOptions_SetReconnectBufSize(o, 64 * 1024 * 1024);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectedCB(o, on_reconnected, nb);
 	if (s == NATS_OK)
 		s = natsOptions_SetPingInterval(o, 10000);
 	if (s == NATS_OK)

@@ -520,8 +520,13 @@ static void test_nats_restart(void)
 	char url[64], *saved = cfg.bus_url;
 	snprintf(url, sizeof(url), "nats://127.0.0.1:%d", port);
 	cfg.bus_url = url;
-	CHECK_EQ_INT(bus_open(&cfg, st, &bus), 0);
+	int r = bus_open(&cfg, st, &bus);
 	cfg.bus_url = saved;
+	CHECK_EQ_INT(r, 0);
+	if (r < 0) {
+		nats_script("stop", dir, 0);
+		return;
+	}
 	char s[64];
 	subject(s, sizeof(s), "restart");
 	static struct sink k;
