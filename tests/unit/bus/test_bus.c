@@ -2,7 +2,8 @@
    (always), the store on PostgreSQL (IRISX_TEST_PG_URL) and NATS JetStream
    (IRISX_TEST_NATS_URL, with a SQLite store for the outbox and dead letters). Delivery
    and ack counts, nak with delay, backoff, dead letters and retry, visibility timeout,
-   per-key order, dedupe, the transactional outbox (rollback publishes nothing). */
+   per-key order, dedupe, delayed delivery, the transactional outbox (rollback publishes
+   nothing); on NATS also nats-server restarts under load. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -378,6 +379,24 @@ static void test_dedupe(void)
 	CHECK_EQ_INT(sink_count(&k, NULL), 2);
 }
 
+static void test_delay(void)
+{
+	char s[64];
+	subject(s, sizeof(s), "delay");
+	static struct sink k;
+	sink_init(&k, P_NAK_ONCE);
+	struct bus_consumer_opts o = opts("delay", s);
+	CHECK_EQ_INT(bus_subscribe(bus, &o, on_msg, &k, NULL), 0);
+	struct bus_pub p = pub(s, "{\"later\":1}");
+	p.delay_us = 400000;
+	uint64_t t0 = time_mono_us();
+	CHECK_EQ_INT(bus_publish(bus, &p, 1), 0);
+	CHECK(wait_for(&k, 1, true, 10000));
+	CHECK(k.at_us[0] - t0 >= 390000); /* not before its time */
+	CHECK_EQ_INT(k.attempts[0], 1);	  /* waiting is not an attempt */
+	CHECK_EQ_INT(k.attempts[1], 2);
+}
+
 struct txpub {
 	const char *subject;
 	bool fail;
@@ -602,6 +621,7 @@ static int run_suite(const char *name)
 	test_visibility_timeout();
 	test_ordering();
 	test_dedupe();
+	test_delay();
 	test_outbox();
 	bus_close(bus);
 	bus = NULL;
