@@ -2,7 +2,8 @@
    (always), the store on PostgreSQL (IRISX_TEST_PG_URL) and NATS JetStream
    (IRISX_TEST_NATS_URL, with a SQLite store for the outbox and dead letters). Delivery
    and ack counts, nak with delay, backoff, dead letters and retry, visibility timeout,
-   per-key order, dedupe, the transactional outbox (rollback publishes nothing). */
+   per-key order, dedupe, delayed delivery, the transactional outbox (rollback publishes
+   nothing); on NATS also nats-server restarts under load. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -175,9 +176,14 @@ static void test_publish_consume(void)
 		snprintf(payloads[i], sizeof(payloads[i]), "{\"i\":%d}", i);
 		p[i] = pub(s, payloads[i]);
 	}
+	uint64_t t0 = time_mono_us();
 	for (int i = 0; i < N; i += 500)
 		CHECK_EQ_INT(bus_publish(bus, p + i, 500), 0);
+	uint64_t t1 = time_mono_us();
 	CHECK(wait_for(&k, N, true, 20000));
+	printf("  %d published in %llu ms, all acked after %llu ms\n", N,
+	       (unsigned long long)(t1 - t0) / 1000,
+	       (unsigned long long)(time_mono_us() - t0) / 1000);
 	usleep(300000); /* nothing more may come */
 	int acked, n = sink_count(&k, &acked);
 	CHECK_EQ_INT(n, N);
@@ -373,6 +379,24 @@ static void test_dedupe(void)
 	CHECK_EQ_INT(sink_count(&k, NULL), 2);
 }
 
+static void test_delay(void)
+{
+	char s[64];
+	subject(s, sizeof(s), "delay");
+	static struct sink k;
+	sink_init(&k, P_NAK_ONCE);
+	struct bus_consumer_opts o = opts("delay", s);
+	CHECK_EQ_INT(bus_subscribe(bus, &o, on_msg, &k, NULL), 0);
+	struct bus_pub p = pub(s, "{\"later\":1}");
+	p.delay_us = 400000;
+	uint64_t t0 = time_mono_us();
+	CHECK_EQ_INT(bus_publish(bus, &p, 1), 0);
+	CHECK(wait_for(&k, 1, true, 10000));
+	CHECK(k.at_us[0] - t0 >= 390000); /* not before its time */
+	CHECK_EQ_INT(k.attempts[0], 1);	  /* waiting is not an attempt */
+	CHECK_EQ_INT(k.attempts[1], 2);
+}
+
 struct txpub {
 	const char *subject;
 	bool fail;
@@ -428,6 +452,161 @@ static void test_backoff(void)
 	CHECK(x != y);
 }
 
+/* ---- NATS only: nats-server restarts under load lose no acknowledged message ---- */
+
+enum { RN = 5000 };
+
+struct rpub {
+	const char *subject;
+	atomic_int next; /* messages attempted so far */
+	bool ok[RN];	 /* its publish call returned success */
+	char pl[RN][16];
+};
+
+/* Chunks of 10, alternately one call per message and one batch of 10, paced over ~2 s. */
+static void *restart_pub(void *arg)
+{
+	struct rpub *rp = arg;
+	for (int i = 0; i < RN; i += 10) {
+		struct bus_pub p[10];
+		for (int j = 0; j < 10; j++) {
+			snprintf(rp->pl[i + j], sizeof(rp->pl[i + j]), "r:%d", i + j);
+			p[j] = pub(rp->subject, rp->pl[i + j]);
+		}
+		if ((i / 10) % 2) {
+			bool ok = bus_publish(bus, p, 10) == 0;
+			for (int j = 0; j < 10; j++)
+				rp->ok[i + j] = ok;
+		} else {
+			for (int j = 0; j < 10; j++)
+				rp->ok[i + j] = bus_publish(bus, &p[j], 1) == 0;
+		}
+		atomic_store(&rp->next, i + 10);
+		usleep(4000);
+	}
+	return NULL;
+}
+
+/* delivered counts per message; returns how many published-ok ones were never seen */
+static int restart_tally(struct sink *k, const struct rpub *rp, int *ret_dup, int *ret_seen)
+{
+	static int seen[RN];
+	memset(seen, 0, sizeof(seen));
+	pthread_mutex_lock(&k->lock);
+	for (int i = 0; i < k->n; i++) {
+		int v;
+		if (sscanf(k->payloads[i], "r:%d", &v) == 1 && v >= 0 && v < RN)
+			seen[v]++;
+	}
+	pthread_mutex_unlock(&k->lock);
+	int lost = 0, dup = 0, n = 0;
+	for (int i = 0; i < RN; i++) {
+		lost += rp->ok[i] && !seen[i];
+		dup += seen[i] > 1 ? seen[i] - 1 : 0;
+		n += seen[i] > 0;
+	}
+	*ret_dup = dup;
+	*ret_seen = n;
+	return lost;
+}
+
+static int nats_script(const char *verb, const char *dir, int port)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "scripts/nats-test.sh %s %s %d >/dev/null", verb, dir, port);
+	return system(cmd);
+}
+
+static void test_nats_restart(void)
+{
+	if (access("scripts/nats-test.sh", X_OK) != 0) {
+		printf("  nats restart: skipped (run from the source tree)\n");
+		return;
+	}
+	/* a server of its own, so the shared one is not disturbed */
+	char dir[] = "/tmp/irisx-natsr-XXXXXX";
+	if (!mkdtemp(dir))
+		return;
+	int port = 0;
+	for (int i = 0; i < 5 && !port; i++) {
+		int p = 30000 + rand() % 20000;
+		if (nats_script("start", dir, p) == 0)
+			port = p;
+	}
+	CHECK(port != 0);
+	if (!port)
+		return;
+	char url[64], *saved = cfg.bus_url;
+	snprintf(url, sizeof(url), "nats://127.0.0.1:%d", port);
+	cfg.bus_url = url;
+	int r = bus_open(&cfg, st, &bus);
+	cfg.bus_url = saved;
+	CHECK_EQ_INT(r, 0);
+	if (r < 0) {
+		nats_script("stop", dir, 0);
+		return;
+	}
+	char s[64];
+	subject(s, sizeof(s), "restart");
+	static struct sink k;
+	sink_init(&k, P_ACK);
+	struct bus_consumer_opts o = opts("restart", s);
+	o.visibility_us = 2000000; /* acks lost in the restart come back soon */
+	o.max_attempts = 20;
+	CHECK_EQ_INT(bus_subscribe(bus, &o, on_msg, &k, NULL), 0);
+	static struct rpub rp;
+	memset(&rp, 0, sizeof(rp));
+	rp.subject = s;
+	pthread_t th;
+	CHECK_EQ_INT(pthread_create(&th, NULL, restart_pub, &rp), 0);
+	/* at 30%: a clean stop (SIGTERM, the script); at 65%: SIGKILL by PID */
+	uint64_t down_ms[2];
+	int at[2];
+	for (int round = 0; round < 2; round++) {
+		while (atomic_load(&rp.next) < RN * (round ? 65 : 30) / 100)
+			usleep(1000);
+		at[round] = atomic_load(&rp.next);
+		uint64_t t0 = time_mono_us();
+		if (round == 0) {
+			CHECK_EQ_INT(nats_script("stop", dir, 0), 0);
+		} else {
+			char kill9[128];
+			snprintf(kill9, sizeof(kill9), "kill -9 $(cat %s/pid) && rm %s/pid", dir,
+				 dir);
+			CHECK_EQ_INT(system(kill9), 0);
+		}
+		usleep(300000);
+		CHECK_EQ_INT(nats_script("start", dir, port), 0);
+		down_ms[round] = (time_mono_us() - t0) / 1000;
+	}
+	pthread_join(th, NULL);
+	int okn = 0;
+	for (int i = 0; i < RN; i++)
+		okn += rp.ok[i];
+	int lost = RN, dup = 0, seen = 0;
+	for (int t = 0; t < 60000 && lost; t += 100) {
+		lost = restart_tally(&k, &rp, &dup, &seen);
+		if (lost)
+			usleep(100000);
+	}
+	usleep(2500000); /* redeliveries of acks lost in the restart */
+	lost = restart_tally(&k, &rp, &dup, &seen);
+	printf(
+	    "  nats restarts (TERM: down %llu ms at message %d, KILL: down %llu ms at message %d): "
+	    "published ok %d of %d, delivered %d, duplicates %d, lost %d\n",
+	    (unsigned long long)down_ms[0], at[0], (unsigned long long)down_ms[1], at[1], okn, RN,
+	    seen, dup, lost);
+	CHECK_EQ_INT(lost, 0);
+	CHECK(okn > 0);
+	bus_close(bus);
+	bus = NULL;
+	nats_script("stop", dir, 0);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
 static int run_suite(const char *name)
 {
 	int before = test_failures;
@@ -442,6 +621,7 @@ static int run_suite(const char *name)
 	test_visibility_timeout();
 	test_ordering();
 	test_dedupe();
+	test_delay();
 	test_outbox();
 	bus_close(bus);
 	bus = NULL;
@@ -510,6 +690,7 @@ int main(void)
 		mem_free(cfg.bus_url);
 		cfg.bus_url = mem_strdup(nats);
 		run_suite("nats");
+		test_nats_restart();
 		close_store();
 	} else {
 		printf("bus on nats: skipped (IRISX_TEST_NATS_URL not set)\n");
