@@ -38,6 +38,10 @@ fi
 echo "== end-to-end tests (release build)"
 (cd tests/e2e && IRISX_BIN="$PWD/../../build/irisx" node --test --test-concurrency=4 \
   --test-reporter=spec *.test.js) || fail=1
+# the webhook files again with every server on NATS JetStream (the bus's other backend)
+echo "== end-to-end webhooks on the NATS JetStream bus (release build)"
+(cd tests/e2e && IRISX_E2E_BUS_URL="$IRISX_TEST_NATS_URL" IRISX_BIN="$PWD/../../build/irisx" \
+  node --test --test-concurrency=2 --test-reporter=spec $(ls *.test.js | grep -E '^1[5-8]-')) || fail=1
 if [ "$only" = all ]; then
   # the same suite against the ASan+UBSan server: any sanitizer report fails its file
   echo "== end-to-end tests (ASan + UBSan build)"

@@ -1,6 +1,7 @@
 /* nats.c: the bus on NATS JetStream: one stream (IRISX, subjects irisx.>), durable pull
    consumers, Nats-Msg-Id dedupe, a relay from the store's outbox rows, and dead letters
    kept in the store's jobs table so the jobs API lists and retries them. */
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +12,11 @@
 
 #include "internal.h"
 
-#define STREAM "IRISX"
-#define SUBJ_PREFIX "irisx."
+/* bus.nats_stream names the stream; its subjects are the lower-cased name + "." + the bus
+   subject, so several deployments (or test servers) can share one NATS. Set at open. */
+static char g_stream[40] = "IRISX", g_prefix[48] = "irisx.";
+#define STREAM g_stream
+#define PREFIX_MAX 48
 #define PUB_WAIT_MS 2000	  /* one publish round trip */
 #define PUB_BUDGET_US 30000000ull /* retries of one publish (same Nats-Msg-Id) */
 #define ASYNC_WAIT_MS 5000	  /* acks of an asynchronous batch */
@@ -178,8 +182,8 @@ static natsStatus set_num(natsMsg *m, const char *key, uint64_t v)
 
 static natsStatus make_msg(const struct nspec *sp, natsMsg **ret)
 {
-	char subj[sizeof(SUBJ_PREFIX) + 64];
-	snprintf(subj, sizeof(subj), SUBJ_PREFIX "%s", sp->subject ? sp->subject : "");
+	char subj[PREFIX_MAX + 64];
+	snprintf(subj, sizeof(subj), "%s%s", g_prefix, sp->subject ? sp->subject : "");
 	natsMsg *m = NULL;
 	natsStatus s = natsMsg_Create(&m, subj, NULL, sp->payload, (int)sp->payload_len);
 	if (s == NATS_OK)
@@ -623,8 +627,8 @@ static void deliver_one(struct nconsumer *ncs, natsMsg *nm)
 		jsMsgMetaData_Destroy(md);
 	}
 	const char *id = hdr(nm, H_ID), *subj = natsMsg_GetSubject(nm);
-	size_t pl = strlen(SUBJ_PREFIX);
-	if (!id || !subj || strncmp(subj, SUBJ_PREFIX, pl)) {
+	size_t pl = strlen(g_prefix);
+	if (!id || !subj || strncmp(subj, g_prefix, pl)) {
 		natsMsg_Term(nm, NULL); /* not a bus message */
 		natsMsg_Destroy(nm);
 		return;
@@ -725,9 +729,9 @@ static void nconsumer_free(struct nconsumer *ncs)
 static int na_subscribe(struct bus *b, struct bus_consumer *c)
 {
 	struct nbus *nb = b->impl;
-	char durable[200], filter[sizeof(SUBJ_PREFIX) + 64];
+	char durable[200], filter[PREFIX_MAX + 64];
 	durable_name(&c->o, durable, sizeof(durable));
-	snprintf(filter, sizeof(filter), SUBJ_PREFIX "%s", c->o.subject);
+	snprintf(filter, sizeof(filter), "%s%s", g_prefix, c->o.subject);
 	int r = ensure_consumer(nb, c, durable, filter);
 	if (r < 0)
 		return r;
@@ -794,6 +798,9 @@ static void na_settle(struct bus_msg *m, enum bus_settle how, int64_t delay_us, 
 	}
 	if (how == SETTLE_ACK) {
 		natsMsg_Ack(nm, NULL);
+	} else if (how == SETTLE_RELEASE) {
+		/* JetStream cannot un-count a delivery: the next one has NumDelivered + 1 */
+		natsMsg_Nak(nm, NULL);
 	} else if (how == SETTLE_NAK) {
 		if (delay_us > 0)
 			natsMsg_NakWithDelay(nm, (delay_us + 999) / 1000, NULL);
@@ -811,7 +818,9 @@ static void na_settle(struct bus_msg *m, enum bus_settle how, int64_t delay_us, 
 
 static int ensure_stream(struct nbus *nb, const struct config *cfg)
 {
-	const char *subjects[] = {SUBJ_PREFIX ">"};
+	char all[PREFIX_MAX + 2];
+	snprintf(all, sizeof(all), "%s>", g_prefix);
+	const char *subjects[] = {all};
 	jsStreamConfig sc;
 	jsStreamConfig_Init(&sc);
 	sc.Name = STREAM;
@@ -894,8 +903,20 @@ static void nbus_free(struct nbus *nb, bool pin)
 
 static int na_open(struct bus *b)
 {
+	const char *name =
+	    b->cfg->bus_nats_stream && *b->cfg->bus_nats_stream ? b->cfg->bus_nats_stream : "IRISX";
+	size_t n = strlen(name);
+	if (n > 32)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '_' && name[i] != '-')
+			return -EINVAL;
 	pthread_mutex_lock(&lib_lock);
 	lib_users++;
+	snprintf(g_stream, sizeof(g_stream), "%s", name);
+	for (size_t i = 0; i <= n; i++)
+		g_prefix[i] = (char)tolower((unsigned char)name[i]);
+	snprintf(g_prefix + n, sizeof(g_prefix) - n, ".");
 	pthread_mutex_unlock(&lib_lock);
 	struct nbus *nb = mem_zalloc(sizeof(*nb));
 	pthread_mutex_init(&nb->lock, NULL);

@@ -71,6 +71,9 @@ static const struct ckey keys[] = {
     {"bus.url", C_STR, S(bus_url), "", 0, 0,
      "Empty: jobs and events ride on the database (transactional outbox); "
      "nats://host:port: NATS JetStream"},
+    {"bus.nats_stream", C_STR, S(bus_nats_stream), "IRISX", 0, 0,
+     "JetStream stream name; its subjects are the lower-cased name + \".\" + the job subject, "
+     "so deployments sharing a NATS cluster keep apart ([A-Za-z0-9_-], at most 32)"},
     {"bus.retention_s", C_INT, S(bus_retention_s), "604800", 60, 315360000,
      "How long finished jobs stay visible at /v1/jobs before they are pruned"},
     {"bus.poll_ms", C_INT, S(bus_poll_ms), "5", 1, 10000,

@@ -103,6 +103,7 @@ struct config {
 	int auth_cache_ms;	    /* auth.cache_ms: reuse of a looked-up principal */
 	bool outbox_reveal;	    /* auth.outbox_reveal: show tokens at /v1/admin/email-outbox */
 	char *bus_url;		    /* bus.url: "" = the store; nats://host:port = JetStream */
+	char *bus_nats_stream;	    /* bus.nats_stream: JetStream stream (and subject prefix) */
 	int bus_retention_s;	    /* bus.retention_s: settled jobs kept this long */
 	int bus_poll_ms;	    /* bus.poll_ms: idle consumers look for work this often */
 	bool outbound_allow_private; /* outbound.allow_private: tenant URLs may reach loopback */

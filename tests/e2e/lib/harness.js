@@ -279,6 +279,9 @@ class Server {
 		this.child = null;
 		this.port = 0;
 		this.url = '';
+		// on NATS every server gets a stream of its own (kept across restarts): servers of
+		// different tests share one nats-server
+		this.natsStream = `E2E_${rand(6)}`;
 	}
 
 	fullEnv(extra = {}) {
@@ -294,12 +297,17 @@ class Server {
 			// the tests read reset/verification tokens from the outbox (no mailer yet)
 			IRISX_AUTH_OUTBOX_REVEAL: 'true',
 		});
+		// IRISX_E2E_BUS_URL runs every server of the suite on that bus (e.g. nats://...)
+		if (process.env.IRISX_E2E_BUS_URL)
+			env.IRISX_BUS_URL = process.env.IRISX_E2E_BUS_URL;
 		if (this.pg) {
 			env.IRISX_DATABASE_URL = this.pg.url;
 			env.IRISX_DATABASE_MIGRATE_URL = this.pg.migrateUrl;
 			env.IRISX_DATABASE_APP_ROLE = 'irisx_app';
 		}
 		Object.assign(env, this.env, extra);
+		if (/^(nats|tls):/.test(env.IRISX_BUS_URL || '') && !env.IRISX_BUS_NATS_STREAM)
+			env.IRISX_BUS_NATS_STREAM = this.natsStream;
 		return env;
 	}
 
