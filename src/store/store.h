@@ -227,6 +227,117 @@ int store_deliveries_failed(struct store_tx *tx, const char *tenant_id, const ch
 int store_tenant_auth_token(struct store_tx *tx, const char *tenant_id, const char *candidate,
 			    bool replace, json_t **ret);
 
+/* ---- messaging (src/messaging and its routes) ---- */
+
+/* phone numbers: tenant_id NULL = the operator's pool (system scope) */
+int store_number_insert(struct store_tx *tx, const char *id, const char *tenant_id,
+			const char *number);
+int store_number_get(struct store_tx *tx, const char *tenant_id, const char *id, json_t **ret);
+int store_number_by_e164(struct store_tx *tx, const char *number, json_t **ret); /* system */
+int store_number_list(struct store_tx *tx, const char *tenant_id, const char *cursor, int limit,
+		      json_t **ret);
+int store_number_assign(struct store_tx *tx, const char *id, const char *tenant_id);
+int store_number_set_sms(struct store_tx *tx, const char *tenant_id, const char *id,
+			 const char *url, const char *method);
+int store_number_delete(struct store_tx *tx, const char *id);
+int store_sender_insert(struct store_tx *tx, const char *id, const char *tenant_id,
+			const char *sender);
+/* 1 if from is one of the tenant's numbers or approved sender ids, else 0. */
+int store_sender_allowed(struct store_tx *tx, const char *tenant_id, const char *from);
+
+/* messaging providers; tenant_id NULL = operator-wide */
+struct store_provider {
+	const char *id, *tenant_id, *name, *kind, *config;
+	int priority, weight, enabled; /* update: -1 leaves it */
+};
+int store_provider_insert(struct store_tx *tx, const struct store_provider *p);
+/* any: whoever owns it (the worker, system scope). */
+int store_provider_get(struct store_tx *tx, const char *tenant_id, bool any, const char *id,
+		       json_t **ret);
+int store_provider_list(struct store_tx *tx, const char *tenant_id, const char *cursor, int limit,
+			json_t **ret);
+int store_provider_update(struct store_tx *tx, const char *tenant_id, const char *id,
+			  const struct store_provider *p);
+int store_provider_delete(struct store_tx *tx, const char *tenant_id, const char *id);
+int store_provider_health(struct store_tx *tx, const char *id, const char *health);
+struct store_rate {
+	const char *prefix;
+	int64_t cost_micros;
+};
+int store_rates_replace(struct store_tx *tx, const char *provider_id, const char *tenant_id,
+			const struct store_rate *rates, size_t n);
+int store_rates_list(struct store_tx *tx, const char *provider_id, json_t **ret);
+/* Candidate providers for a tenant's message on channel ("sms" | "email") to dest: the
+   tenant's own enabled ones if it has any, else the operator's; rows {id, tenant_id, kind,
+   config, priority, weight, health, cost_micros (longest matching prefix, or null)}. */
+int store_routes(struct store_tx *tx, const char *tenant_id, const char *channel, const char *dest,
+		 json_t **ret);
+
+/* SMS messages */
+struct store_message {
+	const char *id, *tenant_id, *direction, *from, *to, *body, *status, *encoding;
+	const char *status_callback, *provider_id;
+	int segments, validity_s;
+	int64_t price_micros; /* < 0: unknown */
+	uint64_t send_at_us;
+};
+int store_message_insert(struct store_tx *tx, const struct store_message *m);
+int store_message_get(struct store_tx *tx, const char *tenant_id, const char *id, json_t **ret);
+struct store_msg_filter {
+	const char *status, *to, *from, *direction, *cursor;
+	int limit;
+};
+int store_message_list(struct store_tx *tx, const char *tenant_id, const struct store_msg_filter *f,
+		       json_t **ret);
+struct store_msg_update {
+	const char *provider_id, *attempts, *error_code, *error_message;
+	int64_t price_micros; /* < 0: leave */
+	bool sent, done;      /* stamp sent_us / done_us */
+};
+/* status, only if the message is in one of from (NULL-terminated; NULL: any); 1 if it
+   changed, 0 if not. */
+int store_message_status(struct store_tx *tx, const char *id, const char *status,
+			 const char *const *from, const struct store_msg_update *u);
+int store_part_insert(struct store_tx *tx, const char *provider_id, const char *pmid,
+		      const char *tenant_id, const char *message_id, int seq);
+/* Records a segment's receipt; *ret = {message_id, tenant_id, delivered, failed, parts,
+   segments}; -ENOENT if the provider's id is unknown (yet). */
+int store_part_receipt(struct store_tx *tx, const char *provider_id, const char *pmid,
+		       const char *status, json_t **ret);
+int store_early_receipt_put(struct store_tx *tx, const char *provider_id, const char *pmid,
+			    const char *stat, const char *err);
+/* Takes (and deletes) a receipt that came before its submit response; -ENOENT if none. */
+int store_early_receipt_take(struct store_tx *tx, const char *provider_id, const char *pmid,
+			     json_t **ret);
+
+/* opt-out ledger (STOP / START) */
+int store_optout_set(struct store_tx *tx, const char *tenant_id, const char *sender,
+		     const char *recipient, bool out);
+int store_optout_check(struct store_tx *tx, const char *tenant_id, const char *sender,
+		       const char *recipient); /* 1 if opted out */
+
+/* e-mails; request is the whole accepted request as JSON (attachments included) */
+struct store_email {
+	const char *id, *tenant_id, *from, *rcpt, *subject, *request, *status_callback,
+	    *message_id_header;
+};
+int store_email_insert(struct store_tx *tx, const struct store_email *e);
+int store_email_get(struct store_tx *tx, const char *tenant_id, const char *id, json_t **ret);
+int store_email_list(struct store_tx *tx, const char *tenant_id, const char *status,
+		     const char *cursor, int limit, json_t **ret);
+int store_email_result(struct store_tx *tx, const char *id, const char *status,
+		       const char *provider_id, int smtp_code, const char *error);
+struct store_template {
+	const char *id, *tenant_id, *name, *subject, *text, *html;
+};
+int store_template_insert(struct store_tx *tx, const struct store_template *t);
+int store_template_get(struct store_tx *tx, const char *tenant_id, const char *id, json_t **ret);
+int store_template_list(struct store_tx *tx, const char *tenant_id, const char *cursor, int limit,
+			json_t **ret);
+int store_template_update(struct store_tx *tx, const char *tenant_id, const char *id,
+			  const struct store_template *t);
+int store_template_delete(struct store_tx *tx, const char *tenant_id, const char *id);
+
 /* Lists: cursor is the last id of the previous page; rows are newest first. The list
    functions fetch limit+1 rows so callers can tell whether there is a next page. */
 #define STORE_LIST_MAX 200

@@ -1,0 +1,77 @@
+/* messaging: SMS and e-mail. The API side validates and enqueues (in the caller's
+   transaction: the message row and its job commit together); the worker side routes each
+   message to the cheapest healthy provider (SMPP binds, Twilio-compatible or Telnyx-style
+   HTTP APIs, SMTP relays) with failover and a circuit breaker, tracks receipts, and turns
+   inbound messages into stored messages, events and sms_url requests. */
+#ifndef IRISX_MESSAGING_H
+#define IRISX_MESSAGING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "bus/bus.h"
+#include "core/core.h"
+#include "store/store.h"
+
+struct messaging;
+
+#define SMS_SUBJECT "sms.send"
+#define EMAIL_SUBJECT "email.send"
+
+/* True for +[1-9] followed by 7 to 14 digits. */
+bool messaging_e164_valid(const char *s);
+/* True for an alphanumeric sender id: 1-11 of [A-Za-z0-9 ], at least one letter. */
+bool messaging_alnum_sender_valid(const char *s);
+
+/* A refusal the API shows as {"error":{code, message, field}} with this HTTP status. */
+struct messaging_refusal {
+	int status;
+	const char *code, *message, *field;
+};
+
+struct sms_request {
+	const char *tenant_id, *from, *to, *body, *status_callback;
+	int validity_s;	     /* 0: none */
+	uint64_t send_at_us; /* 0: now */
+	bool allow_private;  /* outbound.allow_private, for status_callback */
+};
+struct sms_accepted {
+	char id[ID_LEN + 1];
+	const char *encoding; /* "GSM-7" | "UCS-2" (static) */
+	int segments;
+	int64_t price_micros; /* of the cheapest route, -1 if none is priced */
+};
+/* Validates and enqueues in tx. 0; or -EINVAL with *ret_why filled (E.164, sender not the
+   tenant's, opted-out recipient, body, no route...). */
+int messaging_sms_submit_tx(struct bus *bus, struct store_tx *tx, const struct sms_request *r,
+			    struct sms_accepted *ret, struct messaging_refusal *ret_why);
+/* queued -> canceled. 1 if canceled, 0 if it had already left the queue. */
+int messaging_sms_cancel_tx(struct store_tx *tx, const char *tenant_id, const char *id);
+
+/* E-mail: req is the API body (validated here: from, to[], cc, bcc, reply_to, subject,
+   text, html, attachments [{filename, content_type, content (base64)}], template_id,
+   variables, status_callback). */
+int messaging_email_submit_tx(struct bus *bus, struct store_tx *tx, const char *tenant_id,
+			      const json_t *req, bool allow_private, char ret_id[ID_LEN + 1],
+			      struct messaging_refusal *ret_why);
+
+/* Provider configuration checks for the API: kind is smpp | twilio | telnyx | smtp. */
+int messaging_provider_check(const char *kind, const json_t *config, bool allow_private,
+			     struct messaging_refusal *ret_why);
+/* Rates from CSV text ("prefix,cost" lines; cost in currency units, e.g. 0.0075; a header
+   line is skipped): *ret is a JSON array of {prefix, cost_micros}. */
+int messaging_rates_parse_csv(const char *csv, json_t **ret, struct messaging_refusal *ret_why);
+
+/* ---- worker ---- */
+int messaging_start(const struct config *cfg, struct store *st, struct bus *bus,
+		    struct messaging **ret);
+void messaging_stop(struct messaging *m); /* NULL-safe */
+/* A provider changed (API): drop its binds and cached state. */
+void messaging_forget_provider(struct messaging *m, const char *provider_id);
+/* An HTTP provider's webhook (receipt or inbound message) for provider_id. */
+int messaging_http_webhook(struct messaging *m, const char *provider_id, const char *content_type,
+			   const char *body, size_t len);
+
+#endif
