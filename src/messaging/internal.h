@@ -1,0 +1,85 @@
+/* internal.h: shared by the messaging worker files (private to src/messaging). */
+#ifndef IRISX_MESSAGING_INTERNAL_H
+#define IRISX_MESSAGING_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "email.h"
+#include "messaging.h"
+#include "sms.h"
+#include "smpp.h"
+
+#define POOL_THREADS 4
+#define BINDS_MAX 16
+
+/* What the messaging worker knows of a provider at run time. */
+struct prov {
+	char id[ID_LEN + 1];
+	char tenant_id[ID_LEN + 1];
+	char kind[8];
+	json_t *config;
+	struct smpp_client *binds[BINDS_MAX];
+	int nbinds;
+	atomic_uint rr;
+	/* circuit breaker: open after BREAKER_FAILS failures in a row */
+	int fails;
+	uint64_t open_until_us;
+	struct messaging *m;
+	struct prov *next;
+};
+
+enum work_kind { W_SMS, W_EMAIL, W_SUBMITTED };
+
+struct sms_ctx; /* one outbound SMS being routed (sms_worker.c) */
+
+struct work {
+	enum work_kind kind;
+	struct bus_msg *msg;	/* W_SMS, W_EMAIL */
+	void *ref;		/* W_SUBMITTED: the submit's arg (a segment of an sms_ctx) */
+	uint32_t status;	/* W_SUBMITTED */
+	char pmid[65];		/* W_SUBMITTED: the SMSC's message id */
+	struct work *next;
+};
+
+struct messaging {
+	const struct config *cfg;
+	struct store *st;
+	struct bus *bus;
+	struct bus_consumer *csms, *cemail;
+	pthread_mutex_t qlock;
+	pthread_cond_t qwake;
+	struct work *qhead, *qtail;
+	pthread_t threads[POOL_THREADS];
+	int nthreads;
+	bool stop;
+	pthread_mutex_t plock; /* providers */
+	struct prov *provs;
+	pthread_mutex_t rlock; /* reassembly */
+	struct sms_reasm *reasm;
+};
+
+void work_push(struct messaging *m, struct work *w);
+
+/* providers.c */
+struct prov *prov_get(struct messaging *m, const char *id); /* loads and starts binds */
+void prov_free_all(struct messaging *m);
+bool prov_available(struct prov *p, uint64_t now_us);
+void prov_result(struct prov *p, bool ok);
+void prov_start_all_smpp(struct messaging *m);
+
+/* sms_worker.c */
+void sms_work(struct messaging *m, struct bus_msg *msg);
+void sms_submitted(struct messaging *m, struct work *w);
+uint32_t sms_on_deliver(struct prov *p, const struct smpp_deliver *d);
+/* The shared end of an inbound message (SMPP or HTTP): store, keywords, event, sms_url. */
+int sms_inbound(struct messaging *m, const char *provider_id, const char *from, const char *to,
+		const char *text);
+/* A receipt for provider message id pmid with SMPP-style stat (DELIVRD, UNDELIV, ...). */
+int sms_receipt(struct messaging *m, const char *provider_id, const char *pmid, const char *stat,
+		const char *err);
+
+/* email_worker.c */
+void email_work(struct messaging *m, struct bus_msg *msg);
+
+#endif
