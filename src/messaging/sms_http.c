@@ -267,8 +267,9 @@ int sms_http_send(const struct sms_http_provider *p, const char *from, const cha
 {
 	const char *why = NULL;
 	memset(ret, 0, sizeof(*ret));
-	if (!p || !p->base_url || !field_ok(p->token) || !field_ok(from) || !field_ok(to) ||
-	    !body || (p->kind == SMS_HTTP_TWILIO && (!field_ok(p->account) || !*p->account)) ||
+	if (!p || (p->kind != SMS_HTTP_TWILIO && p->kind != SMS_HTTP_TELNYX) || !p->base_url ||
+	    !field_ok(p->token) || !field_ok(from) || !field_ok(to) || !body ||
+	    (p->kind == SMS_HTTP_TWILIO && (!field_ok(p->account) || !*p->account)) ||
 	    (p->status_callback && !field_ok(p->status_callback))) {
 		set_error(ret, "missing or malformed provider setting or argument");
 		return -EINVAL;

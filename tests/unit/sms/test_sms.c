@@ -646,22 +646,27 @@ static void srv_handle(struct srv *s, int c)
 		if (len >= need)
 			break;
 	}
+	struct buf out;
+	buf_init(&out, 0);
 	pthread_mutex_lock(&s->mu);
 	memcpy(s->req, req, len);
 	s->req[len] = '\0';
 	s->req_len = len;
 	s->nreq++;
-	int status = s->status, delay = s->delay_ms;
-	pthread_mutex_unlock(&s->mu);
-	for (int waited = 0; waited < delay && !s->stop; waited += 10)
-		usleep(10000);
-	struct buf out;
-	buf_init(&out, 0);
+	int delay = s->delay_ms;
 	buf_printf(&out,
 		   "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
 		   "%sConnection: close\r\n\r\n",
-		   status, strlen(s->answer), s->extra_header ? s->extra_header : "");
+		   s->status, strlen(s->answer), s->extra_header ? s->extra_header : "");
 	buf_puts(&out, s->answer);
+	pthread_mutex_unlock(&s->mu);
+	/* a slow answer; given up as soon as the client hangs up */
+	for (int waited = 0; waited < delay && !s->stop; waited += 10) {
+		struct pollfd pfd = {.fd = c, .events = POLLIN};
+		char x;
+		if (poll(&pfd, 1, 10) > 0 && recv(c, &x, 1, MSG_PEEK) <= 0)
+			break;
+	}
 	for (size_t o = 0; o < out.len;) {
 		ssize_t k = send(c, out.p + o, out.len - o, MSG_NOSIGNAL);
 		if (k <= 0)
@@ -717,19 +722,42 @@ static void srv_stop(struct srv *s)
 	pthread_mutex_destroy(&s->mu);
 }
 
-static void srv_set(struct srv *s, int status, const char *answer, int delay_ms)
+static void srv_set_header(struct srv *s, int status, const char *answer, int delay_ms,
+			   const char *extra_header)
 {
 	pthread_mutex_lock(&s->mu);
 	s->status = status;
 	snprintf(s->answer, sizeof(s->answer), "%s", answer);
 	s->delay_ms = delay_ms;
-	s->extra_header = NULL;
+	s->extra_header = extra_header;
 	pthread_mutex_unlock(&s->mu);
+}
+
+static void srv_set(struct srv *s, int status, const char *answer, int delay_ms)
+{
+	srv_set_header(s, status, answer, delay_ms, NULL);
+}
+
+/* The last request as the server recorded it (under its lock: it was written before the
+   answer went out, so before the send under test returned). */
+static const char *srv_req(struct srv *s)
+{
+	pthread_mutex_lock(&s->mu);
+	pthread_mutex_unlock(&s->mu);
+	return s->req;
+}
+
+static int srv_nreq(struct srv *s)
+{
+	pthread_mutex_lock(&s->mu);
+	int n = s->nreq;
+	pthread_mutex_unlock(&s->mu);
+	return n;
 }
 
 static const char *req_body(struct srv *s)
 {
-	const char *b = strstr(s->req, "\r\n\r\n");
+	const char *b = strstr(srv_req(s), "\r\n\r\n");
 	return b ? b + 4 : "";
 }
 
@@ -737,7 +765,7 @@ static bool req_has_header(struct srv *s, const char *line)
 {
 	char want[512];
 	snprintf(want, sizeof(want), "\r\n%s\r\n", line);
-	return strstr(s->req, want) != NULL;
+	return strstr(srv_req(s), want) != NULL;
 }
 
 static void test_twilio(struct srv *s, const char *base)
@@ -754,7 +782,7 @@ static void test_twilio(struct srv *s, const char *base)
 	CHECK_EQ_INT(sms_http_send(&p, "+15557654321", "+15551234567", "Hello € & ok", &res), 0);
 	CHECK_EQ_INT(res.http_status, 201);
 	CHECK_STR(res.provider_id, "SM0123456789abcdef");
-	CHECK(strncmp(s->req, "POST /2010-04-01/Accounts/ACtest123/Messages.json HTTP/1.1\r\n",
+	CHECK(strncmp(srv_req(s), "POST /2010-04-01/Accounts/ACtest123/Messages.json HTTP/1.1\r\n",
 		      60) == 0);
 	char *b64 = b64_encode("ACtest123:s3cret", 16, false);
 	char auth[128];
@@ -775,7 +803,7 @@ static void test_twilio(struct srv *s, const char *base)
 	snprintf(slash, sizeof(slash), "%s/", base);
 	p.base_url = slash;
 	CHECK_EQ_INT(sms_http_send(&p, "+1", "+2", "x", &res), 0);
-	CHECK(strncmp(s->req, "POST /2010-04-01/Accounts/ACtest123/Messages.json ", 50) == 0);
+	CHECK(strncmp(srv_req(s), "POST /2010-04-01/Accounts/ACtest123/Messages.json ", 50) == 0);
 	p.base_url = base;
 	/* 400: the provider's code, not retryable */
 	srv_set(s, 400,
@@ -807,13 +835,12 @@ static void test_twilio(struct srv *s, const char *base)
 	CHECK_EQ_INT(sms_http_send(&p, "+1", "+2", "x", &res), -EIO);
 	CHECK(!res.retryable);
 	/* a redirect is not followed */
-	srv_set(s, 302, "", 0);
-	s->extra_header = "Location: http://127.0.0.1:1/elsewhere\r\n";
-	int before = s->nreq;
+	srv_set_header(s, 302, "", 0, "Location: http://127.0.0.1:1/elsewhere\r\n");
+	int before = srv_nreq(s);
 	CHECK_EQ_INT(sms_http_send(&p, "+1", "+2", "x", &res), -EIO);
 	CHECK_EQ_INT(res.http_status, 302);
 	CHECK(!res.retryable);
-	CHECK_EQ_INT(s->nreq, before + 1);
+	CHECK_EQ_INT(srv_nreq(s), before + 1);
 	/* an answer past 64 KB */
 	char *huge = repeat("x", 70000);
 	srv_set(s, 200, huge, 0);
@@ -845,7 +872,7 @@ static void test_telnyx(struct srv *s, const char *base)
 		0);
 	CHECK_EQ_INT(sms_http_send(&p, "+15557654321", "+15551234567", "Grüße 😀", &res), 0);
 	CHECK_STR(res.provider_id, "40385f64-5717-4562-b3fc-2c963f66afa6");
-	CHECK(strncmp(s->req, "POST /v2/messages HTTP/1.1\r\n", 28) == 0);
+	CHECK(strncmp(srv_req(s), "POST /v2/messages HTTP/1.1\r\n", 28) == 0);
 	CHECK(req_has_header(s, "Authorization: Bearer KEY0123"));
 	CHECK(req_has_header(s, "Content-Type: application/json"));
 	json_t *j = json_loads(req_body(s), 0, NULL);
@@ -888,7 +915,7 @@ static void test_http_refusals(struct srv *s, const char *base)
 				      .token = "t",
 				      .timeout_ms = 1000};
 	struct sms_http_result res;
-	int before = s->nreq;
+	int before = srv_nreq(s);
 	/* the SSRF rule: loopback refused unless the operator allows private addresses */
 	CHECK_EQ_INT(sms_http_send(&p, "+1", "+2", "x", &res), -EINVAL);
 	CHECK(strstr(res.error, "base_url") != NULL);
@@ -905,10 +932,13 @@ static void test_http_refusals(struct srv *s, const char *base)
 	CHECK_EQ_INT(sms_http_send(&p, "+1", "+2", "x", &res), -EINVAL);
 	p.account = "AC1";
 	CHECK_EQ_INT(sms_http_send(&p, NULL, "+2", "x", &res), -EINVAL);
+	p.kind = (enum sms_http_kind)9;
+	CHECK_EQ_INT(sms_http_send(&p, "+1", "+2", "x", &res), -EINVAL);
+	p.kind = SMS_HTTP_TWILIO;
 	char *long_body = repeat("a", SMS_BODY_MAX * 4 + 1);
 	CHECK_EQ_INT(sms_http_send(&p, "+1", "+2", long_body, &res), -EINVAL);
 	mem_free(long_body);
-	CHECK_EQ_INT(s->nreq, before); /* nothing was sent */
+	CHECK_EQ_INT(srv_nreq(s), before); /* nothing was sent */
 	/* nobody listening: a connect error, retryable */
 	int port, fd = listen_local(&port);
 	close(fd);
