@@ -23,8 +23,8 @@ struct sms_plan {
 	enum sms_coding coding;
 	int units;    /* GSM-7 septets (extension characters count 2) or UTF-16 code units */
 	int segments; /* 1 if units fit 160 (GSM-7) / 70 (UCS-2); else parts of 153|67 filled
-			 in order, one more than ceil(units / 153|67) when an escape or a
-			 surrogate pair straddles a boundary (it is never split) */
+			 in order: ceil(units / 153|67), or one more when an escape or a
+			 surrogate pair at a boundary moves to the next part (never split) */
 	int chars;    /* Unicode code points */
 };
 /* -EINVAL if utf8 is not valid UTF-8 (or contains NUL), -E2BIG past SMS_BODY_MAX chars
@@ -63,8 +63,9 @@ void sms_part_free(struct sms_part *p);
 /* Reassembles concatenated parts keyed by (from, to, ref); parts time out after ttl. */
 struct sms_reasm;
 struct sms_reasm *sms_reasm_new(uint64_t ttl_us, size_t max_pending);
-/* Takes part (its text is moved, whatever the result). Returns 1 with *ret_text (malloc'd) when the
-   message is complete, 0 while parts are missing, -E2BIG if too many messages are pending. A
+/* Takes part (its text is moved, whatever the result). Returns 1 with *ret_text (malloc'd)
+   when the message is complete (at once if not concatenated), 0 while parts are missing,
+   -E2BIG if too many messages are pending, -EINVAL for a seq of 0 or past total. A
    duplicate part is ignored; a part whose total differs is another message. */
 int sms_reasm_add(struct sms_reasm *r, const char *from, const char *to, struct sms_part *part,
 		  uint64_t now_us, char **ret_text);
