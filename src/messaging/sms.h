@@ -13,8 +13,8 @@
 
 #include "core/core.h"
 
-#define SMS_BODY_MAX 1600 /* characters accepted in a body */
-#define SMS_SEGMENTS_MAX 10
+#define SMS_BODY_MAX 1600   /* characters accepted in a body */
+#define SMS_SEGMENTS_MAX 11 /* a 1,600-character GSM-7 body is 11 parts of 153 */
 
 enum sms_coding { SMS_GSM7 = 0, SMS_UCS2 = 8 }; /* the values are SMPP data_coding */
 
@@ -22,7 +22,9 @@ enum sms_coding { SMS_GSM7 = 0, SMS_UCS2 = 8 }; /* the values are SMPP data_codi
 struct sms_plan {
 	enum sms_coding coding;
 	int units;    /* GSM-7 septets (extension characters count 2) or UTF-16 code units */
-	int segments; /* 1 if units fit 160 (GSM-7) / 70 (UCS-2); else ceil(units / 153|67) */
+	int segments; /* 1 if units fit 160 (GSM-7) / 70 (UCS-2); else parts of 153|67 filled
+			 in order: ceil(units / 153|67), or one more when an escape or a
+			 surrogate pair at a boundary moves to the next part (never split) */
 	int chars;    /* Unicode code points */
 };
 /* -EINVAL if utf8 is not valid UTF-8 (or contains NUL), -E2BIG past SMS_BODY_MAX chars
@@ -38,7 +40,8 @@ struct sms_segment {
 	bool udhi;
 };
 /* Splits utf8 by plan; ref is the concatenation reference (8-bit). *ret has plan.segments
-   entries (malloc'd). */
+   entries (malloc'd). plan.coding may force UCS-2 on a GSM-7 text, not the reverse
+   (-EINVAL). */
 int sms_split(const char *utf8, size_t len, const struct sms_plan *plan, uint8_t ref,
 	      struct sms_segment **ret, size_t *ret_n);
 
@@ -51,16 +54,19 @@ struct sms_part {
 };
 /* Decodes short_message (data_coding 0 GSM-7 unpacked, 3 Latin-1, 8 UCS-2; others
    -ENOTSUP) with an optional UDH (8- or 16-bit concatenation IEs; other IEs skipped).
-   -EINVAL on a malformed UDH. */
+   -EINVAL on a malformed UDH (or a concatenation IE with seq 0 or past total), -E2BIG past
+   64 KB. What cannot be shown (lone surrogates, NUL, bytes past 0x7f in GSM-7) becomes
+   U+FFFD. */
 int sms_decode(uint8_t data_coding, bool udhi, const uint8_t *p, size_t n, struct sms_part *ret);
 void sms_part_free(struct sms_part *p);
 
 /* Reassembles concatenated parts keyed by (from, to, ref); parts time out after ttl. */
 struct sms_reasm;
 struct sms_reasm *sms_reasm_new(uint64_t ttl_us, size_t max_pending);
-/* Takes part (its text is moved). Returns 1 with *ret_text (malloc'd) when the message is
-   complete, 0 while parts are missing, -E2BIG if too many messages are pending. A
-   duplicate part is ignored. */
+/* Takes part (its text is moved, whatever the result). Returns 1 with *ret_text (malloc'd)
+   when the message is complete (at once if not concatenated), 0 while parts are missing,
+   -E2BIG if too many messages are pending, -EINVAL for a seq of 0 or past total. A
+   duplicate part is ignored; a part whose total differs is another message. */
 int sms_reasm_add(struct sms_reasm *r, const char *from, const char *to, struct sms_part *part,
 		  uint64_t now_us, char **ret_text);
 void sms_reasm_free(struct sms_reasm *r);
@@ -82,12 +88,16 @@ struct sms_http_result {
 	char error[160];      /* the provider's code and message otherwise */
 };
 /* Sends one message (the provider does its own splitting). 0 on acceptance, else -EIO with
-   the reason in *ret. */
+   the reason in *ret; -EINVAL (reason in *ret, nothing sent) for a missing or malformed
+   setting or argument, or a base_url webhooks_check_url refuses. */
 int sms_http_send(const struct sms_http_provider *p, const char *from, const char *to,
 		  const char *body, struct sms_http_result *ret);
 /* Parses a provider's webhook (Twilio: form-encoded MessageSid/MessageStatus/From/To/Body;
    Telnyx: JSON {data:{event_type, payload}}) into {kind: "receipt"|"inbound",
-   provider_id, status, error_code, from, to, body}. -EINVAL if not understood. */
+   provider_id, status, provider_status, error_code, from, to, body}: every key present,
+   null when absent; status is ours (queued, sending, sent, delivered, undelivered, failed,
+   received) or null for a provider status we do not know. content_type may be NULL.
+   -EINVAL if not understood, -E2BIG past 64 KB. */
 int sms_http_parse_webhook(enum sms_http_kind kind, const char *content_type, const char *body,
 			   size_t len, json_t **ret);
 
