@@ -7,6 +7,7 @@
 
 #include "api/api.h"
 #include "bus/bus.h"
+#include "messaging/messaging.h"
 #include "webhooks/webhooks.h"
 
 static const char usage[] =
@@ -104,6 +105,10 @@ static int cmd_serve(struct config *cfg)
 		fail("cannot start the webhook deliverer", r);
 		goto out;
 	}
+	if ((r = messaging_start(cfg, st, app.bus, &app.messaging)) < 0) {
+		fail("cannot start the messaging worker", r);
+		goto out;
+	}
 	if ((r = http_server_start(&app, &srv)) < 0) {
 		fail("cannot listen on http.listen", r);
 		goto out;
@@ -128,6 +133,7 @@ static int cmd_serve(struct config *cfg)
 	rc = 0;
 out:
 	http_server_stop(srv);
+	messaging_stop(app.messaging);
 	webhooks_stop(app.webhooks);
 	bus_close(app.bus);
 	metrics_free(app.metrics);

@@ -16,6 +16,11 @@ json_t *present_plain(json_t *row);
 json_t *present_endpoint(json_t *row);
 json_t *present_delivery(json_t *row);
 json_t *present_job(json_t *row);
+json_t *present_message(json_t *row);
+json_t *present_email(json_t *row);
+json_t *present_template(json_t *row);
+json_t *present_provider(json_t *row);
+json_t *present_number(json_t *row);
 
 /* Normalised e-mail (lower case, trimmed) into out; -EINVAL if not plausible. */
 int email_normalize(const char *in, char *out, size_t n);
@@ -51,5 +56,12 @@ http_handler_fn h_webhooks_create, h_webhooks_list, h_webhooks_get, h_webhooks_p
     h_webhooks_delete, h_webhooks_rotate, h_webhooks_test, h_webhooks_deliveries, h_webhooks_replay,
     h_webhooks_event_types, h_delivery_replay, h_auth_token_get;
 http_handler_fn h_jobs_list, h_jobs_get, h_jobs_retry;
+http_handler_fn h_messages_create, h_messages_list, h_messages_get, h_messages_cancel,
+    h_emails_create, h_emails_list, h_emails_get, h_templates_create, h_templates_list,
+    h_templates_get, h_templates_patch, h_templates_delete;
+http_handler_fn h_providers_create, h_providers_list, h_providers_get, h_providers_patch,
+    h_providers_delete, h_rates_put, h_rates_get, h_admin_numbers_create, h_numbers_list,
+    h_admin_numbers_patch, h_admin_numbers_delete, h_numbers_get, h_numbers_patch,
+    h_admin_senders_create, h_inbound_provider;
 
 #endif

@@ -12,8 +12,8 @@ static bool mutating(const char *method)
 static int parse_body(struct http_req *req)
 {
 	const char *ct = http_get_header(req, "Content-Type");
-	if (req->body_len == 0) {
-		req->json = json_object();
+	if (req->body_len == 0 || (req->route && (req->route->flags & ROUTE_ANY_BODY))) {
+		req->json = json_object(); /* ROUTE_ANY_BODY: the handler reads req->body itself */
 		return 0;
 	}
 	if (ct && strncasecmp(ct, "application/json", 16) != 0) {

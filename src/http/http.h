@@ -20,6 +20,7 @@ struct keyring;
 struct metrics;
 struct bus;
 struct webhooks;
+struct messaging;
 
 /* Handler: sets the response with http_reply()/http_error(), or returns a negative errno
    that the server maps to an error response (ENOENT 404, EEXIST 409, EINVAL 400, ...). */
@@ -31,6 +32,7 @@ enum route_flags {
 	ROUTE_NO_LOG = 4,	/* health probes: no request log line */
 	ROUTE_BODY = 8,		/* takes a JSON body (other routes refuse any field) */
 	ROUTE_AUTH_CHANGE = 16, /* a success changes who may do what: drop cached principals */
+	ROUTE_ANY_BODY = 32,	/* raw body of any type (providers' webhooks): not parsed */
 };
 
 struct route {
@@ -52,8 +54,9 @@ struct app {
 	struct ratelimit *rl;	  /* per API key / user and per tenant */
 	struct ratelimit *logins; /* failed logins per IP and per account */
 	struct metrics *metrics;
-	struct bus *bus;	   /* jobs and events */
-	struct webhooks *webhooks; /* the deliverer (NULL when this node does not run it) */
+	struct bus *bus;	     /* jobs and events */
+	struct webhooks *webhooks;   /* the deliverer (NULL when this node does not run it) */
+	struct messaging *messaging; /* the SMS / e-mail worker (NULL when not run here) */
 	struct pw_params pw;
 	const struct route *routes;
 	size_t nroutes;

@@ -35,10 +35,10 @@ struct sms_ctx; /* one outbound SMS being routed (sms_worker.c) */
 
 struct work {
 	enum work_kind kind;
-	struct bus_msg *msg;	/* W_SMS, W_EMAIL */
-	void *ref;		/* W_SUBMITTED: the submit's arg (a segment of an sms_ctx) */
-	uint32_t status;	/* W_SUBMITTED */
-	char pmid[65];		/* W_SUBMITTED: the SMSC's message id */
+	struct bus_msg *msg; /* W_SMS, W_EMAIL */
+	void *ref;	     /* W_SUBMITTED: the submit's arg (a segment of an sms_ctx) */
+	uint32_t status;     /* W_SUBMITTED */
+	char pmid[65];	     /* W_SUBMITTED: the SMSC's message id */
 	struct work *next;
 };
 

@@ -70,10 +70,8 @@ static int start_binds(struct prov *p)
 				 .system_type = json_str(c, "system_type"),
 				 .window = (int)json_int(c, "window", 10),
 				 .tps = (int)json_int(c, "tps", 0)};
-	struct smpp_callbacks cb = {.submitted = on_submitted,
-				    .delivered = on_delivered,
-				    .bound = on_bound,
-				    .arg = p};
+	struct smpp_callbacks cb = {
+	    .submitted = on_submitted, .delivered = on_delivered, .bound = on_bound, .arg = p};
 	for (int i = 0; i < n; i++) {
 		int r = smpp_client_new(&sc, &cb, &p->binds[p->nbinds]);
 		if (r < 0)
@@ -205,8 +203,7 @@ void prov_start_all_smpp(struct messaging *m)
 		return;
 	size_t i;
 	json_t *r;
-	json_array_foreach(rows, i, r)
-	{
+	json_array_foreach (rows, i, r) {
 		if (!strcmp(json_str(r, "kind") ?: "", "smpp") && json_int(r, "enabled", 0) == 1)
 			prov_get(m, json_str(r, "id"));
 	}

@@ -33,7 +33,7 @@ struct sms_ctx {
 	struct prov *prov;
 	int nseg, pending, ok;
 	uint32_t first_error;
-	char (*pmids)[65];
+	char (*pmids)[97];
 	struct seg_ref *refs;
 	struct sms_segment *segs;
 };
@@ -69,8 +69,8 @@ static int notify_fn(struct store_tx *tx, void *arg)
 	char type[48];
 	snprintf(type, sizeof(type), "message.%s", n->status);
 	json_t *data = json_pack("{s:s,s:s,s:s,s:s,s:I}", "message_sid", n->id, "from",
-				 row_s(row, "from_addr"), "to", row_s(row, "to_addr"), "status", n->status,
-				 "segments", (json_int_t)json_int(row, "segments", 1));
+				 row_s(row, "from_addr"), "to", row_s(row, "to_addr"), "status",
+				 n->status, "segments", (json_int_t)json_int(row, "segments", 1));
 	if (n->error_code)
 		json_object_set_new(data, "error_code", json_string(n->error_code));
 	if (n->error_message)
@@ -82,10 +82,10 @@ static int notify_fn(struct store_tx *tx, void *arg)
 	json_decref(data);
 	const char *cb = row_s(row, "status_callback");
 	if (r >= 0 && cb) {
-		json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "MessageSid", n->id, "SmsSid",
-				      n->id, "AccountSid", tenant, "From", row_s(row, "from_addr"), "To",
-				      row_s(row, "to_addr"), "MessageStatus", n->status, "SmsStatus",
-				      n->status);
+		json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "MessageSid", n->id,
+				      "SmsSid", n->id, "AccountSid", tenant, "From",
+				      row_s(row, "from_addr"), "To", row_s(row, "to_addr"),
+				      "MessageStatus", n->status, "SmsStatus", n->status);
 		if (n->error_code)
 			json_object_set_new(p, "ErrorCode", json_string(n->error_code));
 		r = webhooks_callback_tx(n->m->bus, tx, tenant, cb, "POST", p);
@@ -137,8 +137,7 @@ static int load_routes(struct sms_ctx *c)
 		return r;
 	size_t i;
 	json_t *row;
-	json_array_foreach(l.rows, i, row)
-	{
+	json_array_foreach (l.rows, i, row) {
 		if (c->nroutes >= ROUTES_MAX)
 			break;
 		struct route *rt = &c->routes[c->nroutes++];
@@ -277,8 +276,8 @@ static void submit_smpp(struct sms_ctx *c, struct prov *p)
 				c->first_error = SMPP_ESME_RMSGQFUL;
 			if (c->pending == 0) {
 				attempt(c, p->id, "failed", "bind queue full mid-message");
-				return finish(c, "failed", "partial", "only part of the message was sent",
-					      NULL);
+				return finish(c, "failed", "partial",
+					      "only part of the message was sent", NULL);
 			}
 			return;
 		}
@@ -311,7 +310,7 @@ void sms_submitted(struct messaging *m, struct work *w)
 		prov_result(c->prov, true);
 		char pid[ID_LEN + 1];
 		snprintf(pid, sizeof(pid), "%s", c->prov->id);
-		char pm[SMS_SEGMENTS_MAX][65];
+		char pm[SMS_SEGMENTS_MAX][97];
 		int nseg = c->nseg;
 		for (int i = 0; i < nseg; i++)
 			memcpy(pm[i], c->pmids[i], sizeof(pm[i]));
@@ -387,7 +386,8 @@ static void route_next(struct sms_ctx *c)
 		struct prov *p = prov_get(c->m, c->routes[c->next++].id);
 		if (!p || !prov_available(p, now)) {
 			if (p)
-				attempt(c, p->id, "skipped", "unavailable (circuit open or not bound)");
+				attempt(c, p->id, "skipped",
+					"unavailable (circuit open or not bound)");
 			continue;
 		}
 		if (!strcmp(p->kind, "smpp"))
@@ -397,8 +397,8 @@ static void route_next(struct sms_ctx *c)
 	}
 	/* no provider took it this time */
 	if (c->nroutes == 0)
-		return finish(c, "failed", "no_route", "no messaging provider serves this destination",
-			      NULL);
+		return finish(c, "failed", "no_route",
+			      "no messaging provider serves this destination", NULL);
 	if (c->msg->attempt >= c->msg->max_attempts)
 		return finish(c, "failed", "providers_unavailable",
 			      "every provider failed or was unavailable", NULL);
@@ -483,9 +483,9 @@ int sms_receipt(struct messaging *m, const char *provider_id, const char *pmid, 
 {
 	if (!stat)
 		return -EINVAL;
-	const char *status = !strcmp(stat, "DELIVRD")					 ? "delivered"
+	const char *status = !strcmp(stat, "DELIVRD")				    ? "delivered"
 			     : !strcmp(stat, "ACCEPTD") || !strcmp(stat, "ENROUTE") ? NULL
-										 : "undelivered";
+										    : "undelivered";
 	if (!status)
 		return 0; /* intermediate */
 	struct rcpt r = {m, provider_id, pmid, status, stat, err, NULL, false};
@@ -551,8 +551,8 @@ static int inbound_fn(struct store_tx *tx, void *arg)
 		json_decref(num);
 		return -ENOENT;
 	}
-	static const char *const stop[] = {"STOP",   "STOPALL", "UNSUBSCRIBE", "CANCEL",
-					   "END",    "QUIT",	"STOPP",       NULL};
+	static const char *const stop[] = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL",
+					   "END",  "QUIT",    "STOPP",	     NULL};
 	static const char *const start[] = {"START", "YES", "UNSTOP", NULL};
 	if (keyword(in->text, stop))
 		r = store_optout_set(tx, tenant, in->to, in->from, true);
@@ -583,10 +583,10 @@ static int inbound_fn(struct store_tx *tx, void *arg)
 	if (r >= 0 && url) {
 		char segs[8];
 		snprintf(segs, sizeof(segs), "%d", plan.segments);
-		json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "MessageSid", in->id,
-				      "SmsSid", in->id, "AccountSid", tenant, "From", in->from, "To",
-				      in->to, "Body", in->text, "NumSegments", segs, "ApiVersion",
-				      "2010-04-01");
+		json_t *p =
+		    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "MessageSid", in->id, "SmsSid",
+			      in->id, "AccountSid", tenant, "From", in->from, "To", in->to, "Body",
+			      in->text, "NumSegments", segs, "ApiVersion", "2010-04-01");
 		const char *method = json_str(num, "sms_method");
 		r = webhooks_callback_tx(in->m->bus, tx, tenant, url,
 					 method && !strcmp(method, "GET") ? "GET" : "POST", p);
@@ -599,7 +599,8 @@ static int inbound_fn(struct store_tx *tx, void *arg)
 int sms_inbound(struct messaging *m, const char *provider_id, const char *from, const char *to,
 		const char *text)
 {
-	struct inbound in = {.m = m, .provider_id = provider_id, .from = from, .to = to, .text = text};
+	struct inbound in = {
+	    .m = m, .provider_id = provider_id, .from = from, .to = to, .text = text};
 	int r = store_tx(m->st, NULL, STORE_WRITE, inbound_fn, &in);
 	if (r >= 0)
 		bus_kick(m->bus);
@@ -617,8 +618,8 @@ uint32_t sms_on_deliver(struct prov *p, const struct smpp_deliver *d)
 	struct messaging *m = p->m;
 	const struct smpp_pdu *pdu = d->pdu;
 	if (d->is_receipt) {
-		const char *pmid = pdu->receipted_message_id[0] ? pdu->receipted_message_id
-								: d->receipt.id;
+		const char *pmid =
+		    pdu->receipted_message_id[0] ? pdu->receipted_message_id : d->receipt.id;
 		if (!pmid[0])
 			return SMPP_ESME_ROK; /* nothing to match: acknowledged and dropped */
 		return sms_receipt(m, p->id, pmid, d->receipt.stat, d->receipt.err) < 0

@@ -1,0 +1,513 @@
+/* providers.c: messaging providers (operator-wide under /v1/admin, a tenant's own under
+   /v1/messaging-providers) with their rate decks, phone numbers (the operator adds and
+   assigns, the tenant sets sms_url), approved sender ids, and the webhook endpoint HTTP
+   providers post receipts and inbound messages to. */
+#include "internal.h"
+#include "messaging/messaging.h"
+#include "webhooks/webhooks.h"
+
+struct pctx {
+	struct http_req *req;
+	const char *id, *cursor, *scope; /* scope: tenant id, or NULL for the operator's */
+	int limit;
+	json_t *rows;
+	struct store_provider p;
+	char new_id[ID_LEN + 1];
+	char *config;
+	json_t *rates;
+};
+
+static const char *scope_of(struct http_req *req)
+{
+	return !strncmp(req->route->path, "/v1/admin/", 10) ? NULL : req->who.tenant_id;
+}
+
+json_t *present_provider(json_t *row)
+{
+	static const char *const omit[] = {"config", "enabled", NULL};
+	json_t *o = present(row, omit);
+	json_t *c = json_loads(json_str(row, "config") ?: "{}", 0, NULL);
+	static const char *const secret[] = {"password", "token", NULL};
+	for (int i = 0; secret[i]; i++)
+		if (json_object_get(c, secret[i]))
+			json_object_set_new(c, secret[i], json_string("********"));
+	json_object_set_new(o, "config", c ? c : json_object());
+	json_object_set_new(o, "enabled", json_boolean(json_int(row, "enabled", 0) == 1));
+	return o;
+}
+
+static const struct json_field prov_fields[] = {{"name", JF_STRING, false, 200},
+						{"kind", JF_STRING, false, 16},
+						{"config", JF_OBJECT, false, 0},
+						{"priority", JF_INT, false, 0},
+						{"weight", JF_INT, false, 0},
+						{"enabled", JF_BOOL, false, 0},
+						{0}};
+
+static int check_ints(struct http_req *req)
+{
+	int64_t pr = json_int(req->json, "priority", 10), w = json_int(req->json, "weight", 100);
+	if (pr < 0 || pr > 1000)
+		return http_error(req, 400, "invalid_field", "priority is 0 to 1000", "priority"),
+		       -EINVAL;
+	if (w < 0 || w > 1000)
+		return http_error(req, 400, "invalid_field", "weight is 0 to 1000", "weight"),
+		       -EINVAL;
+	return 0;
+}
+
+static int pcreate_fn(struct store_tx *tx, void *arg)
+{
+	struct pctx *c = arg;
+	int r = store_provider_insert(tx, &c->p);
+	json_t *row;
+	if (r < 0 || (r = store_provider_get(tx, c->scope, false, c->p.id, &row)) < 0)
+		return r;
+	snprintf(c->req->resource_id, sizeof(c->req->resource_id), "%s", c->p.id);
+	http_reply(c->req, 201, present_provider(row));
+	json_decref(row);
+	return 0;
+}
+
+int h_providers_create(struct http_req *req)
+{
+	if (http_check_body(req, prov_fields) < 0)
+		return 0;
+	struct pctx c = {.req = req, .scope = scope_of(req)};
+	const char *name = json_str(req->json, "name"), *kind = json_str(req->json, "kind");
+	json_t *cfg = json_object_get(req->json, "config");
+	if (!name || !*name)
+		return http_error(req, 400, "missing_field", "name is required", "name");
+	if (!kind)
+		return http_error(req, 400, "missing_field", "kind is required", "kind");
+	if (!cfg)
+		return http_error(req, 400, "missing_field", "config is required", "config");
+	struct messaging_refusal w;
+	if (messaging_provider_check(kind, cfg, req->app->cfg->outbound_allow_private, &w) < 0)
+		return http_error(req, w.status, w.code, w.message, w.field);
+	if (check_ints(req) < 0)
+		return 0;
+	id_new("MP", c.new_id);
+	c.config = json_dumps(cfg, JSON_COMPACT);
+	json_t *en = json_object_get(req->json, "enabled");
+	c.p = (struct store_provider){c.new_id,
+				      c.scope,
+				      name,
+				      kind,
+				      c.config,
+				      (int)json_int(req->json, "priority", 10),
+				      (int)json_int(req->json, "weight", 100),
+				      en ? json_is_true(en) : 1};
+	int r = http_write(req, c.scope, pcreate_fn, &c);
+	free(c.config);
+	return r;
+}
+
+static int plist_fn(struct store_tx *tx, void *arg)
+{
+	struct pctx *c = arg;
+	return store_provider_list(tx, c->scope, c->cursor, c->limit, &c->rows);
+}
+
+int h_providers_list(struct http_req *req)
+{
+	struct pctx c = {.req = req, .scope = scope_of(req)};
+	if (http_page_params(req, &c.limit, &c.cursor) < 0)
+		return 0;
+	int r = store_tx(req->app->st, c.scope, STORE_READ, plist_fn, &c);
+	if (r < 0)
+		return r;
+	return http_reply(req, 200, http_page(c.rows, c.limit, present_provider));
+}
+
+static int pget_fn(struct store_tx *tx, void *arg)
+{
+	struct pctx *c = arg;
+	return store_provider_get(tx, c->scope, false, c->id, &c->rows);
+}
+
+int h_providers_get(struct http_req *req)
+{
+	struct pctx c = {.req = req, .scope = scope_of(req), .id = path_id(req, 0, "MP")};
+	if (!c.id)
+		return not_found(req);
+	int r = store_tx(req->app->st, c.scope, STORE_READ, pget_fn, &c);
+	if (r < 0)
+		return r;
+	http_reply(req, 200, present_provider(c.rows));
+	json_decref(c.rows);
+	return 0;
+}
+
+static int ppatch_fn(struct store_tx *tx, void *arg)
+{
+	struct pctx *c = arg;
+	json_t *row;
+	int r = store_provider_get(tx, c->scope, false, c->id, &row);
+	if (r < 0)
+		return r;
+	json_t *cfg = json_object_get(c->req->json, "config");
+	if (cfg) {
+		/* secrets left as "********" (as shown) keep their stored value */
+		json_t *old = json_loads(json_str(row, "config"), 0, NULL);
+		json_t *merged = json_deep_copy(cfg);
+		static const char *const secret[] = {"password", "token", NULL};
+		for (int i = 0; secret[i]; i++) {
+			const char *v = json_str(merged, secret[i]);
+			if (v && !strcmp(v, "********"))
+				json_object_set(merged, secret[i], json_object_get(old, secret[i]));
+		}
+		struct messaging_refusal w;
+		r = messaging_provider_check(json_str(row, "kind"), merged,
+					     c->req->app->cfg->outbound_allow_private, &w);
+		if (r < 0) {
+			json_decref(old);
+			json_decref(merged);
+			json_decref(row);
+			return http_error(c->req, w.status, w.code, w.message, w.field);
+		}
+		c->config = json_dumps(merged, JSON_COMPACT);
+		c->p.config = c->config;
+		json_decref(old);
+		json_decref(merged);
+	}
+	json_decref(row);
+	if ((r = store_provider_update(tx, c->scope, c->id, &c->p)) < 0 ||
+	    (r = store_provider_get(tx, c->scope, false, c->id, &row)) < 0)
+		return r;
+	snprintf(c->req->resource_id, sizeof(c->req->resource_id), "%s", c->id);
+	http_reply(c->req, 200, present_provider(row));
+	json_decref(row);
+	return 0;
+}
+
+int h_providers_patch(struct http_req *req)
+{
+	struct pctx c = {.req = req, .scope = scope_of(req), .id = path_id(req, 0, "MP")};
+	if (!c.id)
+		return not_found(req);
+	if (http_check_body(req, prov_fields) < 0)
+		return 0;
+	if (json_object_get(req->json, "kind"))
+		return http_error(req, 400, "invalid_field", "kind cannot change", "kind");
+	if (check_ints(req) < 0)
+		return 0;
+	json_t *en = json_object_get(req->json, "enabled");
+	c.p = (struct store_provider){.name = json_str(req->json, "name"),
+				      .priority = (int)json_int(req->json, "priority", -1),
+				      .weight = (int)json_int(req->json, "weight", -1),
+				      .enabled = en ? json_is_true(en) : -1};
+	int r = http_write(req, c.scope, ppatch_fn, &c);
+	free(c.config);
+	messaging_forget_provider(req->app->messaging, c.id);
+	return r;
+}
+
+static int pdelete_fn(struct store_tx *tx, void *arg)
+{
+	struct pctx *c = arg;
+	int r = store_provider_delete(tx, c->scope, c->id);
+	if (r < 0)
+		return r;
+	snprintf(c->req->resource_id, sizeof(c->req->resource_id), "%s", c->id);
+	return http_reply(c->req, 204, NULL);
+}
+
+int h_providers_delete(struct http_req *req)
+{
+	struct pctx c = {.req = req, .scope = scope_of(req), .id = path_id(req, 0, "MP")};
+	if (!c.id)
+		return not_found(req);
+	int r = http_write(req, c.scope, pdelete_fn, &c);
+	messaging_forget_provider(req->app->messaging, c.id);
+	return r;
+}
+
+static int rates_put_fn(struct store_tx *tx, void *arg)
+{
+	struct pctx *c = arg;
+	json_t *row;
+	int r = store_provider_get(tx, c->scope, false, c->id, &row);
+	if (r < 0)
+		return r;
+	json_decref(row);
+	size_t n = json_array_size(c->rates);
+	struct store_rate *rt = mem_alloc((n ? n : 1) * sizeof(*rt));
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = json_array_get(c->rates, i);
+		rt[i] = (struct store_rate){json_str(e, "prefix"), json_int(e, "cost_micros", 0)};
+	}
+	r = store_rates_replace(tx, c->id, c->scope, rt, n);
+	mem_free(rt);
+	if (r < 0)
+		return r;
+	snprintf(c->req->resource_id, sizeof(c->req->resource_id), "%s", c->id);
+	return http_reply(c->req, 200,
+			  json_pack("{s:s,s:i}", "provider_id", c->id, "rates", (int)n));
+}
+
+int h_rates_put(struct http_req *req)
+{
+	static const struct json_field f[] = {{"csv", JF_STRING, true, 4 << 20}, {0}};
+	struct pctx c = {.req = req, .scope = scope_of(req), .id = path_id(req, 0, "MP")};
+	if (!c.id)
+		return not_found(req);
+	if (http_check_body(req, f) < 0)
+		return 0;
+	struct messaging_refusal w;
+	if (messaging_rates_parse_csv(json_str(req->json, "csv"), &c.rates, &w) < 0)
+		return http_error(req, w.status, w.code, w.message, w.field);
+	int r = http_write(req, c.scope, rates_put_fn, &c);
+	json_decref(c.rates);
+	return r;
+}
+
+static int rates_get_fn(struct store_tx *tx, void *arg)
+{
+	struct pctx *c = arg;
+	json_t *row;
+	int r = store_provider_get(tx, c->scope, false, c->id, &row);
+	if (r < 0)
+		return r;
+	json_decref(row);
+	return store_rates_list(tx, c->id, &c->rows);
+}
+
+int h_rates_get(struct http_req *req)
+{
+	struct pctx c = {.req = req, .scope = scope_of(req), .id = path_id(req, 0, "MP")};
+	if (!c.id)
+		return not_found(req);
+	int r = store_tx(req->app->st, c.scope, STORE_READ, rates_get_fn, &c);
+	if (r < 0)
+		return r;
+	size_t i;
+	json_t *e;
+	json_array_foreach (c.rows, i, e)
+		json_object_set_new(e, "cost",
+				    json_real((double)json_int(e, "cost_micros", 0) / 1e6));
+	return http_reply(req, 200, json_pack("{s:o}", "data", c.rows));
+}
+
+/* ---- phone numbers and sender ids ---- */
+
+json_t *present_number(json_t *row)
+{
+	return present(row, NULL);
+}
+
+static int ncreate_fn(struct store_tx *tx, void *arg)
+{
+	struct pctx *c = arg;
+	const char *tenant = json_str(c->req->json, "tenant_id"),
+		   *num = json_str(c->req->json, "number");
+	json_t *row;
+	int r;
+	if (tenant && (r = store_tenant_get(tx, tenant, &row)) < 0)
+		return r == -ENOENT ? http_error(c->req, 400, "unknown_tenant", "no such tenant",
+						 "tenant_id")
+				    : r;
+	if (tenant)
+		json_decref(row);
+	r = store_number_insert(tx, c->new_id, tenant, num);
+	if (r == -EEXIST)
+		return http_error(c->req, 409, "conflict", "this number exists", "number");
+	if (r < 0 || (r = store_number_get(tx, NULL, c->new_id, &row)) < 0)
+		return r;
+	snprintf(c->req->resource_id, sizeof(c->req->resource_id), "%s", c->new_id);
+	http_reply(c->req, 201, present_number(row));
+	json_decref(row);
+	return 0;
+}
+
+int h_admin_numbers_create(struct http_req *req)
+{
+	static const struct json_field f[] = {
+	    {"number", JF_STRING, true, 32}, {"tenant_id", JF_STRING, false, 64}, {0}};
+	if (http_check_body(req, f) < 0)
+		return 0;
+	if (!messaging_e164_valid(json_str(req->json, "number")))
+		return http_error(req, 400, "invalid_number", "an E.164 number (+15551234567)",
+				  "number");
+	struct pctx c = {.req = req};
+	id_new("PN", c.new_id);
+	return http_write(req, NULL, ncreate_fn, &c);
+}
+
+static int nlist_fn(struct store_tx *tx, void *arg)
+{
+	struct pctx *c = arg;
+	return store_number_list(tx, c->scope, c->cursor, c->limit, &c->rows);
+}
+
+int h_numbers_list(struct http_req *req)
+{
+	struct pctx c = {.req = req, .scope = scope_of(req)};
+	if (http_page_params(req, &c.limit, &c.cursor) < 0)
+		return 0;
+	int r = store_tx(req->app->st, c.scope, STORE_READ, nlist_fn, &c);
+	if (r < 0)
+		return r;
+	return http_reply(req, 200, http_page(c.rows, c.limit, present_number));
+}
+
+static int nassign_fn(struct store_tx *tx, void *arg)
+{
+	struct pctx *c = arg;
+	json_t *t = json_object_get(c->req->json, "tenant_id"), *row;
+	const char *tenant = json_string_value(t);
+	int r;
+	if (tenant && (r = store_tenant_get(tx, tenant, &row)) < 0)
+		return r == -ENOENT ? http_error(c->req, 400, "unknown_tenant", "no such tenant",
+						 "tenant_id")
+				    : r;
+	if (tenant)
+		json_decref(row);
+	if ((r = store_number_assign(tx, c->id, tenant)) < 0 ||
+	    (r = store_number_get(tx, NULL, c->id, &row)) < 0)
+		return r;
+	snprintf(c->req->resource_id, sizeof(c->req->resource_id), "%s", c->id);
+	http_reply(c->req, 200, present_number(row));
+	json_decref(row);
+	return 0;
+}
+
+int h_admin_numbers_patch(struct http_req *req)
+{
+	struct pctx c = {.req = req, .id = path_id(req, 0, "PN")};
+	if (!c.id)
+		return not_found(req);
+	json_t *t = json_object_get(req->json, "tenant_id");
+	if (json_object_size(req->json) != 1 || !t || !(json_is_string(t) || json_is_null(t)))
+		return http_error(req, 400, "invalid_field", "tenant_id (a tenant id or null)",
+				  "tenant_id");
+	return http_write(req, NULL, nassign_fn, &c);
+}
+
+static int ndelete_fn(struct store_tx *tx, void *arg)
+{
+	struct pctx *c = arg;
+	int r = store_number_delete(tx, c->id);
+	if (r < 0)
+		return r;
+	snprintf(c->req->resource_id, sizeof(c->req->resource_id), "%s", c->id);
+	return http_reply(c->req, 204, NULL);
+}
+
+int h_admin_numbers_delete(struct http_req *req)
+{
+	struct pctx c = {.req = req, .id = path_id(req, 0, "PN")};
+	if (!c.id)
+		return not_found(req);
+	return http_write(req, NULL, ndelete_fn, &c);
+}
+
+static int nget_fn(struct store_tx *tx, void *arg)
+{
+	struct pctx *c = arg;
+	return store_number_get(tx, store_tx_tenant(tx), c->id, &c->rows);
+}
+
+int h_numbers_get(struct http_req *req)
+{
+	struct pctx c = {.req = req, .id = path_id(req, 0, "PN")};
+	if (!c.id)
+		return not_found(req);
+	int r = store_tx(req->app->st, req->who.tenant_id, STORE_READ, nget_fn, &c);
+	if (r < 0)
+		return r;
+	http_reply(req, 200, present_number(c.rows));
+	json_decref(c.rows);
+	return 0;
+}
+
+static int nsms_fn(struct store_tx *tx, void *arg)
+{
+	struct pctx *c = arg;
+	const char *url = json_str(c->req->json, "sms_url"),
+		   *method = json_str(c->req->json, "sms_method");
+	int r = store_number_set_sms(tx, store_tx_tenant(tx), c->id, url, method ? method : "POST");
+	json_t *row;
+	if (r < 0 || (r = store_number_get(tx, store_tx_tenant(tx), c->id, &row)) < 0)
+		return r;
+	snprintf(c->req->resource_id, sizeof(c->req->resource_id), "%s", c->id);
+	http_reply(c->req, 200, present_number(row));
+	json_decref(row);
+	return 0;
+}
+
+int h_numbers_patch(struct http_req *req)
+{
+	static const struct json_field f[] = {
+	    {"sms_url", JF_STRING, false, 2048}, {"sms_method", JF_STRING, false, 8}, {0}};
+	struct pctx c = {.req = req, .id = path_id(req, 0, "PN")};
+	if (!c.id)
+		return not_found(req);
+	if (http_check_body(req, f) < 0)
+		return 0;
+	const char *url = json_str(req->json, "sms_url"), *m = json_str(req->json, "sms_method"),
+		   *why = NULL;
+	if (url && webhooks_check_url(url, req->app->cfg->outbound_allow_private, &why) < 0)
+		return http_error(req, 400, "invalid_url", why ? why : "url not allowed",
+				  "sms_url");
+	if (m && strcmp(m, "GET") && strcmp(m, "POST"))
+		return http_error(req, 400, "invalid_field", "GET or POST", "sms_method");
+	return http_write(req, req->who.tenant_id, nsms_fn, &c);
+}
+
+static int screate_fn(struct store_tx *tx, void *arg)
+{
+	struct pctx *c = arg;
+	const char *tenant = json_str(c->req->json, "tenant_id");
+	json_t *row;
+	int r = store_tenant_get(tx, tenant, &row);
+	if (r < 0)
+		return r == -ENOENT ? http_error(c->req, 400, "unknown_tenant", "no such tenant",
+						 "tenant_id")
+				    : r;
+	json_decref(row);
+	r = store_sender_insert(tx, c->new_id, tenant, json_str(c->req->json, "sender"));
+	if (r == -EEXIST)
+		return http_error(c->req, 409, "conflict", "already approved", "sender");
+	if (r < 0)
+		return r;
+	snprintf(c->req->resource_id, sizeof(c->req->resource_id), "%s", c->new_id);
+	return http_reply(c->req, 201,
+			  json_pack("{s:s,s:s,s:s}", "id", c->new_id, "tenant_id", tenant, "sender",
+				    json_str(c->req->json, "sender")));
+}
+
+int h_admin_senders_create(struct http_req *req)
+{
+	static const struct json_field f[] = {
+	    {"tenant_id", JF_STRING, true, 64}, {"sender", JF_STRING, true, 16}, {0}};
+	if (http_check_body(req, f) < 0)
+		return 0;
+	if (!messaging_alnum_sender_valid(json_str(req->json, "sender")))
+		return http_error(req, 400, "invalid_field",
+				  "1 to 11 letters, digits or spaces, at least one letter",
+				  "sender");
+	struct pctx c = {.req = req};
+	id_new("SI", c.new_id);
+	return http_write(req, NULL, screate_fn, &c);
+}
+
+/* ---- providers' webhooks (no authentication: the provider id is the capability) ---- */
+
+int h_inbound_provider(struct http_req *req)
+{
+	const char *id = path_id(req, 0, "MP");
+	if (!id || !req->app->messaging)
+		return not_found(req);
+	int r =
+	    messaging_http_webhook(req->app->messaging, id, http_get_header(req, "Content-Type"),
+				   req->body ? req->body : "", req->body_len);
+	if (r == -ENOENT)
+		return not_found(req);
+	if (r == -EINVAL || r == -E2BIG)
+		return http_error(req, 400, "invalid_body",
+				  "not a receipt or message we understand", NULL);
+	if (r < 0)
+		return r;
+	return http_reply(req, 200, json_pack("{s:b}", "ok", 1));
+}
