@@ -179,6 +179,7 @@ static int get_cstr(struct rd *r, char *out, size_t max)
 	return 0;
 }
 
+/* Walks the TLVs; the ones of interest are read only when p is not NULL. */
 static int dec_tlvs(struct rd *r, struct smpp_pdu *p)
 {
 	while (r->n > 0) {
@@ -191,7 +192,9 @@ static int dec_tlvs(struct rd *r, struct smpp_pdu *p)
 		if (len > r->n)
 			return -EINVAL;
 		const uint8_t *v = r->p;
-		if (tag == TLV_RECEIPTED_MESSAGE_ID) {
+		if (!p) {
+			/* skipped */
+		} else if (tag == TLV_RECEIPTED_MESSAGE_ID) {
 			/* some SMSCs omit the NUL: accept both, cap the length */
 			size_t n = len && v[len - 1] == 0 ? len - 1u : len;
 			if (n >= sizeof(p->receipted_message_id) || memchr(v, 0, n))
@@ -267,7 +270,7 @@ static int dec_body(struct rd *r, struct smpp_pdu *p)
 		return dec_bind(r, p);
 	case SMPP_BIND_TRANSCEIVER_RESP:
 		e = dec_resp_str(r, p, p->system_id, sizeof(p->system_id));
-		return e < 0 ? e : dec_tlvs(r, p); /* sc_interface_version, skipped */
+		return e < 0 ? e : dec_tlvs(r, NULL); /* sc_interface_version */
 	case SMPP_SUBMIT_SM:
 	case SMPP_DELIVER_SM:
 		return dec_sm(r, p);
