@@ -88,7 +88,8 @@ struct smpp_config {
 	const char *system_id, *password, *system_type;
 	int window;		 /* submit_sm awaiting their resp at once (default 10) */
 	int tps;		 /* submit_sm per second on this bind (0: unlimited) */
-	int enquire_link_s;	 /* idle keep-alive (default 30); no answer within 10 s: rebind */
+	int enquire_link_s;	 /* idle keep-alive (default 30); no answer within 10 s (or the
+				    response timeout if shorter): rebind */
 	int response_timeout_ms; /* a submit_sm without resp by then is resent (default 10000) */
 	int rebind_min_ms, rebind_max_ms; /* backoff between bind attempts (500, 30000) */
 	int queue_max; /* submits waiting for the window (default 10000); more: -EAGAIN */
@@ -106,7 +107,8 @@ struct smpp_submit_result {
 struct smpp_deliver {
 	const struct smpp_pdu *pdu;
 	bool is_receipt;	     /* esm_class receipt bits set (0x04 or 0x08) */
-	struct smpp_receipt receipt; /* when is_receipt and it parsed */
+	struct smpp_receipt receipt; /* when is_receipt and it parsed (from the text or the
+					TLVs, the TLVs winning); receipt.id is "" otherwise */
 };
 
 struct smpp_callbacks {
@@ -139,6 +141,8 @@ int smpp_client_new(const struct smpp_config *cfg, const struct smpp_callbacks *
 int smpp_submit(struct smpp_client *c, const struct smpp_submit *s);
 bool smpp_client_bound(struct smpp_client *c);
 struct smpp_stats {
+	/* submitted: submit_sm sent (resends included); generic_nacks: sent by the client
+	   for PDUs it could not decode (one received for a submit counts as its resp) */
 	uint64_t submitted, resp_ok, resp_error, throttled, resent, rebinds, delivered,
 	    generic_nacks;
 	int in_window, queued;
