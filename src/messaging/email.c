@@ -6,7 +6,7 @@
 #include "email.h"
 
 #define LINE_SOFT 76	  /* header lines are folded to stay at or under this (RFC 5322: 78) */
-#define PHRASE_PLAIN 70	  /* longer display names and words are encoded so that they can fold */
+#define PHRASE_PLAIN 60	  /* longer words and quoted names are encoded so that they can fold */
 #define ADDR_MAX 254	  /* RFC 5321 path limit */
 #define NAME_MAX_ 256	  /* display names and file names, bytes */
 #define B64_LINE_IN 57	  /* 57 input bytes = one 76-character base64 line */
@@ -267,11 +267,15 @@ static void hdr_encoded(struct w *w, const char *s, size_t n, const char *suffix
    when it is not plain ASCII or too long to fold. */
 static void hdr_phrase(struct w *w, const char *s)
 {
-	size_t n = strlen(s);
+	size_t n = strlen(s), quoted = 2, word = 0, longest = 0;
 	bool atoms = true;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		atoms = atoms && (is_atext((unsigned char)s[i]) || s[i] == ' ');
-	if (needs_encoding(s, n) || n > PHRASE_PLAIN) {
+		quoted += 1 + (s[i] == '"' || s[i] == '\\');
+		word = s[i] == ' ' ? 0 : word + 1;
+		longest = word > longest ? word : longest;
+	}
+	if (needs_encoding(s, n) || (atoms ? longest : quoted) > PHRASE_PLAIN) {
 		hdr_encoded(w, s, n, "");
 	} else if (atoms) {
 		for (const char *p = s; *p;) {
@@ -282,7 +286,7 @@ static void hdr_phrase(struct w *w, const char *s)
 			p += *p == ' ';
 		}
 	} else {
-		char q[2 * PHRASE_PLAIN + 3];
+		char q[PHRASE_PLAIN + 1];
 		size_t o = 0;
 		q[o++] = '"';
 		for (size_t i = 0; i < n; i++) {
@@ -332,22 +336,32 @@ static int hdr_address_list(struct w *w, const char *name, const char *const *l)
 	return 0;
 }
 
+/* Length of the subject's token at p: the spaces after the separating one, then a word. */
+static size_t subject_tok(const char *p)
+{
+	size_t k = strspn(p, " ");
+	return k + strcspn(p + k, " ");
+}
+
 static void hdr_subject(struct w *w, const char *s)
 {
 	size_t n = strlen(s), longest = 0;
-	for (const char *p = s; *p;) {
-		size_t k = strcspn(p, " ");
+	for (const char *p = s;;) {
+		size_t k = subject_tok(p);
 		longest = k > longest ? k : longest;
-		p += k + (p[k] == ' ');
+		if (!p[k])
+			break;
+		p += k + 1;
 	}
 	hdr_start(w, "Subject");
-	if (needs_encoding(s, n) || longest > PHRASE_PLAIN) {
+	if (needs_encoding(s, n) || longest > PHRASE_PLAIN || s[0] == ' ' ||
+	    (n && s[n - 1] == ' ')) {
 		hdr_encoded(w, s, n, "");
 	} else {
-		/* every space kept: unfolding gives the subject back exactly */
-		const char *p = s;
-		for (;;) {
-			size_t k = strcspn(p, " ");
+		/* every space kept: a fold goes before a separating space, so unfolding gives
+		   the subject back exactly and no line is only white space */
+		for (const char *p = s;;) {
+			size_t k = subject_tok(p);
 			hdr_tok(w, p, k);
 			if (!p[k])
 				break;
@@ -599,7 +613,7 @@ static void body_content(struct w *w, const struct email_msg *m, const char *alt
 {
 	const char *text = m->text, *html = m->html;
 	if (text && html) {
-		w_puts(w, "Content-Type: multipart/alternative; boundary=\"");
+		w_puts(w, "Content-Type: multipart/alternative;\r\n boundary=\"");
 		w_puts(w, alt);
 		w_puts(w, "\"\r\n\r\n--");
 		w_puts(w, alt);
@@ -700,7 +714,7 @@ static int build_once(const struct email_msg *m, uint64_t date_us, struct buf *o
 	if (r < 0)
 		return r;
 	if (m->nattachments) {
-		w_puts(&w, "Content-Type: multipart/mixed; boundary=\"");
+		w_puts(&w, "Content-Type: multipart/mixed;\r\n boundary=\"");
 		w_puts(&w, mixed);
 		w_puts(&w, "\"\r\n\r\n--");
 		w_puts(&w, mixed);
@@ -733,6 +747,8 @@ int email_mime_build(const struct email_msg *m, uint64_t date_us, struct buf *ou
 		new_boundary(mixed);
 		new_boundary(alt);
 		out->len = start;
+		if (out->p)
+			out->p[start] = '\0';
 		r = build_once(m, date_us, out, mixed, alt);
 		if (r < 0)
 			break;
@@ -747,6 +763,8 @@ int email_mime_build(const struct email_msg *m, uint64_t date_us, struct buf *ou
 		r = -EIO;
 	}
 	out->len = start;
+	if (out->p)
+		out->p[start] = '\0';
 	return r;
 }
 

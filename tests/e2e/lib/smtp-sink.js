@@ -37,7 +37,7 @@ async function record(raw, session) {
 	const headers = {};
 	for (const h of HEADERS)
 		if (m.headers.has(h))
-			headers[h] = m.headerLines.find((l) => l.key === h)?.line.replace(/^[^:]*:\s*/, '');
+			headers[h] = m.headerLines.find((l) => l.key === h)?.line.replace(/\r?\n(?=[ \t])/g, '').replace(/^[^:]*:\s*/, '');
 	return {
 		envFrom: session.envelope.mailFrom.address,
 		envTo: session.envelope.rcptTo.map((r) => r.address),
