@@ -33,7 +33,7 @@ test-asan: build-asan
 	cd $(ASAN_BUILD) && ctest --output-on-failure
 
 e2e-deps:
-	cd tests/e2e && { [ -d node_modules/twilio ] && [ -d node_modules/standardwebhooks ] && [ -d node_modules/smpp ] || npm install --no-audit --no-fund --loglevel=error; }
+	cd tests/e2e && { [ -d node_modules/twilio ] && [ -d node_modules/standardwebhooks ] && [ -d node_modules/smpp ] && [ -d node_modules/smtp-server ] && [ -d node_modules/mailparser ] || npm install --no-audit --no-fund --loglevel=error; }
 
 test-e2e: build e2e-deps
 	scripts/test.sh e2e

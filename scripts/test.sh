@@ -34,7 +34,7 @@ if [ "$only" = all ]; then
   echo "== unit tests (ASan + UBSan build)"
   (cd build-asan && ctest --output-on-failure) || fail=1
 fi
-(cd tests/e2e && { [ -d node_modules/twilio ] && [ -d node_modules/standardwebhooks ] && [ -d node_modules/smpp ] || npm install --no-audit --no-fund --loglevel=error; }) || fail=1
+(cd tests/e2e && { [ -d node_modules/twilio ] && [ -d node_modules/standardwebhooks ] && [ -d node_modules/smpp ] && [ -d node_modules/smtp-server ] && [ -d node_modules/mailparser ] || npm install --no-audit --no-fund --loglevel=error; }) || fail=1
 echo "== end-to-end tests (release build)"
 (cd tests/e2e && IRISX_BIN="$PWD/../../build/irisx" node --test --test-concurrency=4 \
   --test-reporter=spec *.test.js) || fail=1
