@@ -25,9 +25,15 @@ static int refusal(struct http_req *req, const struct messaging_refusal *w)
 
 json_t *present_message(json_t *row)
 {
-	static const char *const omit[] = {"price_micros", "attempts", "validity_s",
-					   "from_addr",	   "to_addr",  NULL};
+	static const char *const omit[] = {"price_micros", "attempts",	 "validity_s", "from_addr",
+					   "to_addr",	   "send_at_us", NULL};
 	json_t *o = present(row, omit);
+	char ts[TIME_RFC3339_LEN];
+	json_t *sa = json_object_get(row, "send_at_us");
+	json_object_set_new(o, "send_at",
+			    json_is_integer(sa)
+				? json_string(time_fmt((uint64_t)json_integer_value(sa), ts))
+				: json_null());
 	json_object_set(o, "from", json_object_get(row, "from_addr"));
 	json_object_set(o, "to", json_object_get(row, "to_addr"));
 	json_t *pm = json_object_get(row, "price_micros");

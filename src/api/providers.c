@@ -100,6 +100,8 @@ int h_providers_create(struct http_req *req)
 				      en ? json_is_true(en) : 1};
 	int r = http_write(req, c.scope, pcreate_fn, &c);
 	free(c.config);
+	if (req->status == 201)
+		messaging_forget_provider(req->app->messaging, c.new_id);
 	return r;
 }
 

@@ -68,7 +68,8 @@ int messaging_rates_parse_csv(const char *csv, json_t **ret, struct messaging_re
 int messaging_start(const struct config *cfg, struct store *st, struct bus *bus,
 		    struct messaging **ret);
 void messaging_stop(struct messaging *m); /* NULL-safe */
-/* A provider changed (API): drop its binds and cached state. */
+/* A provider was added or changed (API): drop its binds and cached state; an enabled SMPP
+   provider binds again at once. */
 void messaging_forget_provider(struct messaging *m, const char *provider_id);
 /* An HTTP provider's webhook (receipt or inbound message) for provider_id. */
 int messaging_http_webhook(struct messaging *m, const char *provider_id, const char *content_type,

@@ -154,6 +154,14 @@ void messaging_forget_provider(struct messaging *m, const char *id)
 	/* submits in flight on its binds are reported (SMPP_ESME_RSYSERR) and routed again */
 	if (gone)
 		prov_free(gone);
+	/* an enabled SMPP provider binds again at once (inbound and receipts flow) */
+	struct pload l = {.id = id};
+	if (store_tx(m->st, NULL, STORE_READ, load_fn, &l) < 0)
+		return;
+	bool smpp = !strcmp(json_str(l.row, "kind") ?: "", "smpp") && json_int(l.row, "enabled", 0);
+	json_decref(l.row);
+	if (smpp)
+		prov_get(m, id);
 }
 
 bool prov_available(struct prov *p, uint64_t now_us)

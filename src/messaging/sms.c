@@ -300,6 +300,8 @@ static size_t decode_text(uint8_t dc, const uint8_t *p, size_t n, char *out)
 		uint32_t cp;
 		if (dc == 3) {
 			cp = p[i] ? p[i] : REPLACEMENT;
+		} else if (dc == 1) { /* IA5 (ASCII), as many SMSCs and the npm smpp package send */
+			cp = p[i] && p[i] < 0x80 ? p[i] : REPLACEMENT;
 		} else if (dc == 0) {
 			if (p[i] == GSM_ESC)
 				cp = i + 1 < n ? gsm_ext_decode(p[++i]) : REPLACEMENT;
@@ -333,7 +335,7 @@ int sms_decode(uint8_t data_coding, bool udhi, const uint8_t *p, size_t n, struc
 {
 	struct sms_part part = {0};
 	size_t off = 0;
-	if (data_coding != 0 && data_coding != 3 && data_coding != 8)
+	if (data_coding != 0 && data_coding != 1 && data_coding != 3 && data_coding != 8)
 		return -ENOTSUP;
 	if (!p && n)
 		return -EINVAL;

@@ -52,7 +52,7 @@ struct sms_part {
 	uint16_t ref;
 	uint8_t total, seq; /* 1-based seq */
 };
-/* Decodes short_message (data_coding 0 GSM-7 unpacked, 3 Latin-1, 8 UCS-2; others
+/* Decodes short_message (data_coding 0 GSM-7 unpacked, 1 IA5/ASCII, 3 Latin-1, 8 UCS-2; others
    -ENOTSUP) with an optional UDH (8- or 16-bit concatenation IEs; other IEs skipped).
    -EINVAL on a malformed UDH (or a concatenation IE with seq 0 or past total), -E2BIG past
    64 KB. What cannot be shown (lone surrogates, NUL, bytes past 0x7f in GSM-7) becomes

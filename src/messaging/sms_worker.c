@@ -628,8 +628,12 @@ uint32_t sms_on_deliver(struct prov *p, const struct smpp_deliver *d)
 	}
 	struct sms_part part = {0};
 	bool udhi = (pdu->esm_class & 0x40) != 0;
-	if (sms_decode(pdu->data_coding, udhi, pdu->short_message, pdu->sm_length, &part) < 0)
-		return SMPP_ESME_ROK; /* undecodable: acknowledged, nothing to store */
+	if (sms_decode(pdu->data_coding, udhi, pdu->short_message, pdu->sm_length, &part) < 0) {
+		log_event(LOG_WARN, "inbound SMS undecodable, dropped",
+			  json_pack("{s:s,s:i,s:i}", "provider_id", p->id, "data_coding",
+				    pdu->data_coding, "length", pdu->sm_length));
+		return SMPP_ESME_ROK; /* acknowledged, nothing to store */
+	}
 	char from[24], to[24];
 	e164(pdu->source_addr, pdu->source_addr_ton, from);
 	e164(pdu->destination_addr, pdu->dest_addr_ton, to);
@@ -647,6 +651,12 @@ uint32_t sms_on_deliver(struct prov *p, const struct smpp_deliver *d)
 	if (r != 1)
 		return r < 0 ? SMPP_ESME_RMSGQFUL : SMPP_ESME_ROK; /* waiting for more parts */
 	r = sms_inbound(m, p->id, from, to, text);
+	if (r < 0)
+		log_event(r == -ENOENT ? LOG_INFO : LOG_ERROR,
+			  r == -ENOENT ? "inbound SMS to a number no tenant has, dropped"
+				       : "inbound SMS not stored",
+			  json_pack("{s:s,s:s,s:s,s:i}", "provider_id", p->id, "from", from, "to",
+				    to, "error", r));
 	mem_free(text);
 	return r < 0 && r != -ENOENT ? SMPP_ESME_RSYSERR : SMPP_ESME_ROK;
 }

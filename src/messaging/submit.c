@@ -297,9 +297,6 @@ int messaging_email_submit_tx(struct bus *bus, struct store_tx *tx, const char *
 	r = store_email_insert(tx, &e);
 	free(text);
 	free(rcpt);
-	json_decref(trow);
-	if (r < 0)
-		return r;
 	char payload[64];
 	snprintf(payload, sizeof(payload), "{\"email_id\":\"%s\"}", ret_id);
 	struct bus_pub p = {.subject = EMAIL_SUBJECT,
@@ -307,10 +304,15 @@ int messaging_email_submit_tx(struct bus *bus, struct store_tx *tx, const char *
 			    .payload = payload,
 			    .dedupe_key = ret_id,
 			    .max_attempts = 8};
-	if ((r = bus_publish_tx(bus, tx, &p, NULL)) < 0)
+	if (r >= 0)
+		r = bus_publish_tx(bus, tx, &p, NULL);
+	/* subject may point into the template's row: freed after its last use */
+	json_t *data = r < 0 ? NULL
+			     : json_pack("{s:s,s:s,s:s}", "email_id", ret_id, "from", from,
+					 "subject", subject);
+	json_decref(trow);
+	if (r < 0)
 		return r;
-	json_t *data =
-	    json_pack("{s:s,s:s,s:s}", "email_id", ret_id, "from", from, "subject", subject);
 	r = webhooks_emit_tx(bus, tx, tenant_id, "email.queued", data, NULL, NULL);
 	json_decref(data);
 	return r < 0 ? r : 0;

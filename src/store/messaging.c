@@ -257,7 +257,8 @@ int store_routes(struct store_tx *tx, const char *tenant_id, const char *channel
 	    "messaging_providers o WHERE o.tenant_id = ? AND o.enabled = 1 AND o.kind IN %s))) "
 	    "ORDER BY p.id",
 	    kinds, kinds);
-	return stx_query(tx, ret, sql, "sss", dest ? dest : "", tenant_id, tenant_id);
+	const char *d = dest ? (dest[0] == '+' ? dest + 1 : dest) : ""; /* prefixes are digits */
+	return stx_query(tx, ret, sql, "sss", d, tenant_id, tenant_id);
 }
 
 /* ---- messages ---- */

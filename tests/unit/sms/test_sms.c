@@ -324,7 +324,7 @@ static void test_decode_vectors(void)
 	DEC(8, false, "0000", 0, "\xef\xbf\xbd");
 	/* other codings */
 	DEC(4, false, "41", -ENOTSUP, NULL);
-	DEC(1, false, "41", -ENOTSUP, NULL);
+	DEC(1, false, "48 69 c8", 0, "Hi\xef\xbf\xbd"); /* IA5: ASCII, high bytes replaced */
 	DEC(0xf0, false, "41", -ENOTSUP, NULL);
 }
 
