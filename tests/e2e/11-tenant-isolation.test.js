@@ -12,7 +12,10 @@ const { startReceiver } = require('./lib/receiver');
 
 /* Tenant routes with an {id}: the platform admin routes are role-checked elsewhere. */
 function idRoutes() {
-	return h.routeTable().filter((r) => r.path.startsWith('/v1/') && r.path.includes('{') && !r.path.startsWith('/v1/admin/'));
+	// (/v1/inbound/...: providers' webhooks, unauthenticated; the provider id is the capability)
+	return h
+		.routeTable()
+		.filter((r) => r.path.startsWith('/v1/') && r.path.includes('{') && !r.path.startsWith('/v1/admin/') && !r.path.startsWith('/v1/inbound/'));
 }
 
 /* Tenant list routes (GET, no path parameter). */
@@ -31,6 +34,14 @@ function bodiesFor(method, path) {
 		return [{ description: 'pwned by A' }, { enabled: false }, { url: 'https://evil.example.com/x' }];
 	if (method === 'POST' && path === '/v1/webhooks/{id}/replay')
 		return [{ since: '2020-01-01T00:00:00Z' }];
+	if (method === 'PATCH' && path === '/v1/phone-numbers/{id}')
+		return [{ sms_url: 'https://evil.example.com/x' }];
+	if (method === 'PATCH' && path === '/v1/email-templates/{id}')
+		return [{ subject: 'pwned' }];
+	if (method === 'PATCH' && path === '/v1/messaging-providers/{id}')
+		return [{ name: 'pwned' }, { enabled: false }];
+	if (method === 'PUT' && path === '/v1/messaging-providers/{id}/rates')
+		return [{ csv: '1,0.0001' }];
 	if (method === 'PATCH' || method === 'PUT' || method === 'POST')
 		return [{}];
 	return [undefined];
@@ -48,7 +59,7 @@ function isolationSuite(backend) {
 				pg = h.pgCreateDb(cluster, `iso_${h.rand(4)}`);
 			}
 			rcv = await startReceiver(() => ({ status: 204 }));
-			srv = await h.startServer({ tag: `iso-${backend}`, pg, env: { IRISX_OUTBOUND_ALLOW_PRIVATE: 'true' } });
+			srv = await h.startServer({ tag: `iso-${backend}`, pg, admin: true, env: { IRISX_OUTBOUND_ALLOW_PRIVATE: 'true' } });
 			A = await h.registerTenant(srv, { tag: 'iso-a' });
 			B = await h.registerTenant(srv, { tag: 'iso-b' });
 			aKey = await h.createKey(srv, A.token, { role: 'owner', name: 'a-owner-key' });
@@ -82,6 +93,27 @@ function isolationSuite(backend) {
 			assert.ok(jobs.length, "B's job listed");
 			bRes.jobs = jobs[0].id;
 			bIds.push(ep.body.id, dl[0].id, jobs[0].id, ev.body.event_id);
+			// messaging: B's number, own provider, a message, an e-mail and a template
+			const admin = srv.adminToken;
+			const num = await srv.req('POST', '/v1/admin/phone-numbers', { token: admin, json: { number: `+1555${String(Date.now()).slice(-7)}`, tenant_id: B.tenantId } });
+			h.expectStatus(num, 201, "B's number");
+			bRes['phone-numbers'] = num.body.id;
+			const mp = await srv.req('POST', '/v1/messaging-providers', {
+				token: B.token,
+				json: { name: 'B smsc', kind: 'smpp', config: { host: '127.0.0.1', port: 9, system_id: 'b', password: 'bpw' }, enabled: false },
+			});
+			h.expectStatus(mp, 201, "B's provider");
+			bRes['messaging-providers'] = mp.body.id;
+			const msg = await srv.req('POST', '/v1/messages', { token: B.token, json: { from: num.body.number, to: '+15551110000', body: 'B secret text' } });
+			h.expectStatus(msg, 201, "B's message");
+			bRes.messages = msg.body.id;
+			const tpl = await srv.req('POST', '/v1/email-templates', { token: B.token, json: { name: 'b', subject: 'B subject', text: 'B' } });
+			h.expectStatus(tpl, 201, "B's template");
+			bRes['email-templates'] = tpl.body.id;
+			const em = await srv.req('POST', '/v1/emails', { token: B.token, json: { from: 'b@b.example.com', to: ['x@example.com'], subject: 'B mail', text: 'B' } });
+			h.expectStatus(em, 201, "B's e-mail");
+			bRes.emails = em.body.id;
+			bIds.push(num.body.id, mp.body.id, msg.body.id, tpl.body.id, em.body.id);
 		});
 		after(async () => {
 			if (rcv)
@@ -141,9 +173,21 @@ function isolationSuite(backend) {
 			assert.equal(w.body.description, 'B hook');
 			assert.equal(w.body.enabled, true);
 			assert.equal(w.body.previous_secret_expires_at, null, 'secret not rotated by A');
-			assert.equal(rcv.on('/b').length, 1, "A's test/replay attempts sent nothing to B's receiver");
+			// (B's own later events reach it too: count the test events and their ids)
+			const tests = rcv.on('/b').filter((r) => JSON.parse(r.body).type === 'webhook.test');
+			assert.equal(tests.length, 1, "A's test/replay attempts sent nothing to B's receiver");
 			const j = await srv.req('GET', `/v1/jobs/${bRes.jobs}`, { token: B.token });
 			assert.equal(h.expectStatus(j, 200).state, 'done');
+			const t = await srv.req('GET', `/v1/email-templates/${bRes['email-templates']}`, { token: B.token });
+			assert.equal(h.expectStatus(t, 200).subject, 'B subject');
+			const p = await srv.req('GET', `/v1/messaging-providers/${bRes['messaging-providers']}`, { token: B.token });
+			assert.equal(h.expectStatus(p, 200).name, 'B smsc');
+			const rates = await srv.req('GET', `/v1/messaging-providers/${bRes['messaging-providers']}/rates`, { token: B.token });
+			assert.deepEqual(h.expectStatus(rates, 200).data, [], "A's rate deck never landed");
+			const n = await srv.req('GET', `/v1/phone-numbers/${bRes['phone-numbers']}`, { token: B.token });
+			assert.equal(h.expectStatus(n, 200).sms_url, null);
+			const mm = await srv.req('GET', `/v1/messages/${bRes.messages}`, { token: B.token });
+			assert.notEqual(h.expectStatus(mm, 200).status, 'canceled', 'not canceled by A');
 		});
 
 		test('A\'s lists never contain B\'s ids (also with B ids as filters and cursors)', async () => {
