@@ -112,6 +112,7 @@ struct config {
 	int webhooks_connect_timeout_ms; /* webhooks.connect_timeout_ms */
 	int webhooks_timeout_ms;	 /* webhooks.timeout_ms: whole delivery */
 	int webhooks_disable_after_s;	 /* webhooks.disable_after_s: failing this long disables */
+	int messaging_lease_s;		 /* messaging.lease_s: a send job's visibility timeout */
 };
 /* Loads defaults, then path (NULL: IRISX_CONFIG or ./irisx.conf if present), then env.
    On error *ret_err names the bad key (static or malloc'd; caller prints). */

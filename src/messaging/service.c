@@ -73,7 +73,7 @@ int messaging_start(const struct config *cfg, struct store *st, struct bus *bus,
 				      .subject = SMS_SUBJECT,
 				      .batch = 64,
 				      .max_inflight = 256,
-				      .visibility_us = 300 * 1000000ull,
+				      .visibility_us = (uint64_t)cfg->messaging_lease_s * 1000000ull,
 				      .max_attempts = 10,
 				      .backoff_base_us = 2 * 1000000ull,
 				      .backoff_max_us = 600 * 1000000ull};
