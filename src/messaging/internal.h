@@ -10,7 +10,7 @@
 #include "sms.h"
 #include "smpp.h"
 
-#define POOL_THREADS 4
+#define POOL_THREADS 32 /* blocking store writes: more in flight, bigger group commits */
 #define BINDS_MAX 16
 
 /* What the messaging worker knows of a provider at run time. */
@@ -29,7 +29,7 @@ struct prov {
 	struct prov *next;
 };
 
-enum work_kind { W_SMS, W_EMAIL, W_SUBMITTED };
+enum work_kind { W_SMS, W_EMAIL, W_SUBMITTED, W_RECEIPT };
 
 struct sms_ctx; /* one outbound SMS being routed (sms_worker.c) */
 
@@ -38,7 +38,8 @@ struct work {
 	struct bus_msg *msg; /* W_SMS, W_EMAIL */
 	void *ref;	     /* W_SUBMITTED: the submit's arg (a segment of an sms_ctx) */
 	uint32_t status;     /* W_SUBMITTED */
-	char pmid[65];	     /* W_SUBMITTED: the SMSC's message id */
+	char pmid[65];	     /* W_SUBMITTED, W_RECEIPT: the SMSC's message id */
+	char provider_id[ID_LEN + 1], stat[8], err[8]; /* W_RECEIPT */
 	struct work *next;
 };
 

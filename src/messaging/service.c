@@ -34,6 +34,8 @@ static void *pool_main(void *arg)
 			sms_work(m, w->msg);
 		else if (w->kind == W_EMAIL)
 			email_work(m, w->msg);
+		else if (w->kind == W_RECEIPT)
+			sms_receipt(m, w->provider_id, w->pmid, w->stat, w->err);
 		else
 			sms_submitted(m, w);
 		mem_free(w);
@@ -73,7 +75,8 @@ int messaging_start(const struct config *cfg, struct store *st, struct bus *bus,
 				      .subject = SMS_SUBJECT,
 				      .batch = 64,
 				      .max_inflight = 256,
-				      .visibility_us = (uint64_t)cfg->messaging_lease_s * 1000000ull,
+				      .visibility_us =
+					  (uint64_t)cfg->messaging_lease_s * 1000000ull,
 				      .max_attempts = 10,
 				      .backoff_base_us = 2 * 1000000ull,
 				      .backoff_max_us = 600 * 1000000ull};

@@ -47,6 +47,8 @@ static const char *row_s(const json_t *row, const char *k)
 
 struct notify {
 	struct messaging *m;
+	store_tx_fn *pre; /* run first in the same transaction (may be NULL) */
+	void *pre_arg;
 	const char *id, *status, *error_code, *error_message;
 	const char *const *from;
 	struct store_msg_update u;
@@ -59,7 +61,10 @@ static int notify_fn(struct store_tx *tx, void *arg)
 {
 	struct notify *n = arg;
 	json_t *row;
-	int r = store_message_status(tx, n->id, n->status, n->from, &n->u);
+	int r = n->pre ? n->pre(tx, n->pre_arg) : 0;
+	if (r < 0)
+		return r;
+	r = store_message_status(tx, n->id, n->status, n->from, &n->u);
 	if (r <= 0)
 		return r; /* 0: already elsewhere (canceled, or a later state) */
 	n->moved = 1;
@@ -173,8 +178,8 @@ static void ctx_free(struct sms_ctx *c)
 }
 
 /* The message reached a final outcome of this job: record it and settle. */
-static void finish(struct sms_ctx *c, const char *status, const char *code, const char *why,
-		   const char *provider)
+static void finish_with(struct sms_ctx *c, const char *status, const char *code, const char *why,
+			const char *provider, store_tx_fn *pre, void *pre_arg)
 {
 	static const char *const open_states[] = {"queued", "sending", NULL};
 	char *att = json_dumps(c->attempts, JSON_COMPACT);
@@ -183,6 +188,8 @@ static void finish(struct sms_ctx *c, const char *status, const char *code, cons
 			   .error_code = code,
 			   .error_message = why,
 			   .from = open_states,
+			   .pre = pre,
+			   .pre_arg = pre_arg,
 			   .u = {.provider_id = provider,
 				 .attempts = att,
 				 .error_code = code,
@@ -197,6 +204,12 @@ static void finish(struct sms_ctx *c, const char *status, const char *code, cons
 	else
 		bus_ack(c->msg);
 	ctx_free(c);
+}
+
+static void finish(struct sms_ctx *c, const char *status, const char *code, const char *why,
+		   const char *provider)
+{
+	finish_with(c, status, code, why, provider, NULL, NULL);
 }
 
 /* Parts of an accepted SMPP submission, and receipts that came before them. */
@@ -301,12 +314,7 @@ void sms_submitted(struct messaging *m, struct work *w)
 	snprintf(err, sizeof(err), "command_status 0x%08x", c->first_error);
 	if (c->ok == c->nseg) {
 		struct parts p = {.c = c};
-		if (store_tx(c->m->st, NULL, STORE_WRITE, parts_fn, &p) < 0) {
-			/* sent, but the parts are not recorded: receipts will not match; say so */
-			attempt(c, c->prov->id, "sent", "parts not recorded");
-		} else {
-			attempt(c, c->prov->id, "sent", NULL);
-		}
+		attempt(c, c->prov->id, "sent", NULL);
 		prov_result(c->prov, true);
 		char pid[ID_LEN + 1];
 		snprintf(pid, sizeof(pid), "%s", c->prov->id);
@@ -314,7 +322,8 @@ void sms_submitted(struct messaging *m, struct work *w)
 		int nseg = c->nseg;
 		for (int i = 0; i < nseg; i++)
 			memcpy(pm[i], c->pmids[i], sizeof(pm[i]));
-		finish(c, "sent", NULL, NULL, pid);
+		/* the parts (receipts name them) and the status change commit together */
+		finish_with(c, "sent", NULL, NULL, pid, parts_fn, &p);
 		/* receipts that raced ahead of the submit responses, applied now */
 		for (int i = 0; i < nseg; i++)
 			if (p.early[i]) {
@@ -359,13 +368,12 @@ static void send_http(struct sms_ctx *c, struct prov *p)
 		c->pmids = mem_zalloc(sizeof(*c->pmids));
 		snprintf(c->pmids[0], sizeof(c->pmids[0]), "%s", res.provider_id);
 		struct parts pp = {.c = cc};
-		store_tx(c->m->st, NULL, STORE_WRITE, parts_fn, &pp);
-		json_t *early = pp.early[0];
 		char pid[ID_LEN + 1], pm[96];
 		snprintf(pid, sizeof(pid), "%s", p->id);
 		snprintf(pm, sizeof(pm), "%s", res.provider_id);
 		struct messaging *m = c->m;
-		finish(c, "sent", NULL, NULL, pid);
+		finish_with(c, "sent", NULL, NULL, pid, parts_fn, &pp);
+		json_t *early = pp.early[0];
 		if (early) {
 			sms_receipt(m, pid, pm, json_str(early, "stat"), json_str(early, "err"));
 			json_decref(early);
@@ -463,18 +471,40 @@ void sms_work(struct messaging *m, struct bus_msg *msg)
 struct rcpt {
 	struct messaging *m;
 	const char *provider_id, *pmid, *status, *stat, *err;
-	json_t *agg;
 	bool early;
 };
 
+/* One transaction: the segment's receipt, then the message's status when its parts say so. */
 static int receipt_fn(struct store_tx *tx, void *arg)
 {
 	struct rcpt *r = arg;
-	int rr = store_part_receipt(tx, r->provider_id, r->pmid, r->status, &r->agg);
+	json_t *agg;
+	int rr = store_part_receipt(tx, r->provider_id, r->pmid, r->status, &agg);
 	if (rr == -ENOENT) {
 		r->early = true; /* before its submit response: kept until that arrives */
 		return store_early_receipt_put(tx, r->provider_id, r->pmid, r->stat, r->err);
 	}
+	if (rr < 0)
+		return rr;
+	int64_t parts = json_int(agg, "parts", 0), delivered = json_int(agg, "delivered", 0),
+		failed = json_int(agg, "failed", 0), segs = json_int(agg, "segments", 1);
+	static const char *const sent_states[] = {"sent", "sending", NULL};
+	struct notify n = {.m = r->m,
+			   .id = json_str(agg, "message_id"),
+			   .from = sent_states,
+			   .u = {.price_micros = -1, .done = true}};
+	if (failed > 0) {
+		n.status = "undelivered";
+		n.error_code = r->stat;
+		n.error_message = r->err;
+		n.u.error_code = r->stat;
+		n.u.error_message = r->err;
+	} else if (delivered >= parts && delivered >= segs) {
+		n.status = "delivered";
+	}
+	if (n.status && n.id)
+		rr = notify_fn(tx, &n);
+	json_decref(agg);
 	return rr;
 }
 
@@ -488,28 +518,10 @@ int sms_receipt(struct messaging *m, const char *provider_id, const char *pmid, 
 										    : "undelivered";
 	if (!status)
 		return 0; /* intermediate */
-	struct rcpt r = {m, provider_id, pmid, status, stat, err, NULL, false};
+	struct rcpt r = {m, provider_id, pmid, status, stat, err, false};
 	int rr = store_tx(m->st, NULL, STORE_WRITE, receipt_fn, &r);
-	if (rr < 0 || r.early)
-		return rr;
-	int64_t parts = json_int(r.agg, "parts", 0), delivered = json_int(r.agg, "delivered", 0),
-		failed = json_int(r.agg, "failed", 0), segs = json_int(r.agg, "segments", 1);
-	static const char *const sent_states[] = {"sent", "sending", NULL};
-	struct notify n = {.id = json_str(r.agg, "message_id"),
-			   .from = sent_states,
-			   .u = {.price_micros = -1, .done = true}};
-	if (failed > 0) {
-		n.status = "undelivered";
-		n.error_code = stat;
-		n.error_message = err;
-		n.u.error_code = stat;
-		n.u.error_message = err;
-	} else if (delivered >= parts && delivered >= segs) {
-		n.status = "delivered";
-	}
-	if (n.status && n.id)
-		rr = notify(m, &n);
-	json_decref(r.agg);
+	if (rr >= 0 && !r.early)
+		bus_kick(m->bus);
 	return rr;
 }
 
@@ -622,9 +634,17 @@ uint32_t sms_on_deliver(struct prov *p, const struct smpp_deliver *d)
 		    pdu->receipted_message_id[0] ? pdu->receipted_message_id : d->receipt.id;
 		if (!pmid[0])
 			return SMPP_ESME_ROK; /* nothing to match: acknowledged and dropped */
-		return sms_receipt(m, p->id, pmid, d->receipt.stat, d->receipt.err) < 0
-			   ? SMPP_ESME_RSYSERR /* not stored: the SMSC sends it again */
-			   : SMPP_ESME_ROK;
+		/* applied on the pool, not on the bind's thread (which would stall submits for a
+		   write per receipt); a crash in between leaves that message "sent", the state
+		   Twilio also leaves a message in when no receipt comes */
+		struct work *w = mem_zalloc(sizeof(*w));
+		w->kind = W_RECEIPT;
+		snprintf(w->provider_id, sizeof(w->provider_id), "%s", p->id);
+		snprintf(w->pmid, sizeof(w->pmid), "%s", pmid);
+		snprintf(w->stat, sizeof(w->stat), "%s", d->receipt.stat);
+		snprintf(w->err, sizeof(w->err), "%s", d->receipt.err);
+		work_push(m, w);
+		return SMPP_ESME_ROK;
 	}
 	struct sms_part part = {0};
 	bool udhi = (pdu->esm_class & 0x40) != 0;
