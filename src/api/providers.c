@@ -97,7 +97,7 @@ int h_providers_create(struct http_req *req)
 				      c.config,
 				      (int)json_int(req->json, "priority", 10),
 				      (int)json_int(req->json, "weight", 100),
-				      en ? json_is_true(en) : 1};
+				      en && !json_is_null(en) ? json_is_true(en) : 1};
 	int r = http_write(req, c.scope, pcreate_fn, &c);
 	free(c.config);
 	if (req->status == 201)
@@ -198,7 +198,7 @@ int h_providers_patch(struct http_req *req)
 	c.p = (struct store_provider){.name = json_str(req->json, "name"),
 				      .priority = (int)json_int(req->json, "priority", -1),
 				      .weight = (int)json_int(req->json, "weight", -1),
-				      .enabled = en ? json_is_true(en) : -1};
+				      .enabled = en && !json_is_null(en) ? json_is_true(en) : -1};
 	int r = http_write(req, c.scope, ppatch_fn, &c);
 	free(c.config);
 	messaging_forget_provider(req->app->messaging, c.id);

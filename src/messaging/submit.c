@@ -194,7 +194,7 @@ static int addr_list(const json_t *req, const char *key, bool required, size_t *
 static int check_attachments(const json_t *req, struct messaging_refusal *w)
 {
 	json_t *atts = json_object_get(req, "attachments");
-	if (!atts)
+	if (!atts || json_is_null(atts))
 		return 0;
 	if (!json_is_array(atts) || json_array_size(atts) > 20)
 		return refuse(w, 400, "invalid_field", "a list of at most 20 attachments",
