@@ -130,8 +130,9 @@ const struct route api_routes[] = {
      "Fetch a phone number"},
     {"PATCH", "/v1/phone-numbers/{id}", h_numbers_patch, ROLE_DEVELOPER, 16 * KB,
      "phone_number.update", ROUTE_BODY, "Set where inbound SMS to the number are sent (sms_url)"},
-    {"POST", "/v1/inbound/messaging/{id}", h_inbound_provider, ROLE_NONE, 64 * KB, NULL,
-     ROUTE_ANY_BODY, "Receipts and inbound messages posted by an HTTP messaging provider"},
+    {"POST", "/v1/inbound/messaging/{id}", h_inbound_provider, ROLE_NONE, 64 * KB,
+     "messaging.provider_webhook", ROUTE_ANY_BODY,
+     "Receipts and inbound messages posted by an HTTP messaging provider"},
 
     {"GET", "/v1/audit-logs", h_audit_list, ROLE_ADMIN, 0, NULL, 0, "The tenant's audit trail"},
 
