@@ -29,7 +29,7 @@ struct prov {
 	struct prov *next;
 };
 
-enum work_kind { W_SMS, W_EMAIL, W_SUBMITTED, W_RECEIPT };
+enum work_kind { W_SMS, W_EMAIL, W_SUBMITTED, W_RECEIPT, W_REPLY };
 
 struct sms_ctx; /* one outbound SMS being routed (sms_worker.c) */
 
@@ -47,7 +47,7 @@ struct messaging {
 	const struct config *cfg;
 	struct store *st;
 	struct bus *bus;
-	struct bus_consumer *csms, *cemail;
+	struct bus_consumer *csms, *cemail, *creply;
 	pthread_mutex_t qlock;
 	pthread_cond_t qwake;
 	struct work *qhead, *qtail;
@@ -79,6 +79,9 @@ int sms_inbound(struct messaging *m, const char *provider_id, const char *from, 
 /* A receipt for provider message id pmid with SMPP-style stat (DELIVRD, UNDELIV, ...). */
 int sms_receipt(struct messaging *m, const char *provider_id, const char *pmid, const char *stat,
 		const char *err);
+
+/* sms_url request of an inbound message, and its TwiML replies */
+void reply_work(struct messaging *m, struct bus_msg *msg);
 
 /* email_worker.c */
 void email_work(struct messaging *m, struct bus_msg *msg);

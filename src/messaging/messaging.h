@@ -19,6 +19,7 @@ struct messaging;
 
 #define SMS_SUBJECT "sms.send"
 #define EMAIL_SUBJECT "email.send"
+#define REPLY_SUBJECT "sms.reply" /* fetch an inbound message's sms_url, send its replies */
 
 /* True for +[1-9] followed by 7 to 14 digits. */
 bool messaging_e164_valid(const char *s);
@@ -63,6 +64,10 @@ int messaging_provider_check(const char *kind, const json_t *config, bool allow_
 /* Rates from CSV text ("prefix,cost" lines; cost in currency units, e.g. 0.0075; a header
    line is skipped): *ret is a JSON array of {prefix, cost_micros}. */
 int messaging_rates_parse_csv(const char *csv, json_t **ret, struct messaging_refusal *ret_why);
+
+/* The replies of a messaging TwiML answer: a JSON array of {body, to?, from?} (at most
+   10). -EINVAL if it is not <Response> XML (or has a DTD), -E2BIG past 64 KiB. */
+int messaging_twiml_replies(const char *xml, size_t len, json_t **ret);
 
 /* ---- worker ---- */
 int messaging_start(const struct config *cfg, struct store *st, struct bus *bus,

@@ -34,6 +34,8 @@ static void *pool_main(void *arg)
 			sms_work(m, w->msg);
 		else if (w->kind == W_EMAIL)
 			email_work(m, w->msg);
+		else if (w->kind == W_REPLY)
+			reply_work(m, w->msg);
 		else if (w->kind == W_RECEIPT)
 			sms_receipt(m, w->provider_id, w->pmid, w->stat, w->err);
 		else
@@ -49,7 +51,9 @@ static void on_msg(struct bus_msg *msg, void *arg)
 {
 	struct messaging *m = arg;
 	struct work *w = mem_zalloc(sizeof(*w));
-	w->kind = !strcmp(msg->subject, EMAIL_SUBJECT) ? W_EMAIL : W_SMS;
+	w->kind = !strcmp(msg->subject, EMAIL_SUBJECT)	 ? W_EMAIL
+		  : !strcmp(msg->subject, REPLY_SUBJECT) ? W_REPLY
+							 : W_SMS;
 	w->msg = msg;
 	work_push(m, w);
 }
@@ -88,6 +92,10 @@ int messaging_start(const struct config *cfg, struct store *st, struct bus *bus,
 	o.max_inflight = 32;
 	if (r >= 0)
 		r = bus_subscribe(bus, &o, on_msg, m, &m->cemail);
+	o.subject = REPLY_SUBJECT;
+	o.max_attempts = 4;
+	if (r >= 0)
+		r = bus_subscribe(bus, &o, on_msg, m, &m->creply);
 	if (r < 0) {
 		messaging_stop(m);
 		return r;
@@ -103,6 +111,7 @@ void messaging_stop(struct messaging *m)
 		return;
 	bus_unsubscribe(m->csms);
 	bus_unsubscribe(m->cemail);
+	bus_unsubscribe(m->creply);
 	/* binds report what they hold (routed again after a restart), then the pool drains */
 	prov_free_all(m);
 	pthread_mutex_lock(&m->qlock);

@@ -591,18 +591,16 @@ static int inbound_fn(struct store_tx *tx, void *arg)
 	if (r >= 0)
 		r = webhooks_emit_tx(in->m->bus, tx, tenant, "message.received", data, NULL, NULL);
 	json_decref(data);
-	const char *url = json_str(num, "sms_url");
-	if (r >= 0 && url) {
-		char segs[8];
-		snprintf(segs, sizeof(segs), "%d", plan.segments);
-		json_t *p =
-		    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "MessageSid", in->id, "SmsSid",
-			      in->id, "AccountSid", tenant, "From", in->from, "To", in->to, "Body",
-			      in->text, "NumSegments", segs, "ApiVersion", "2010-04-01");
-		const char *method = json_str(num, "sms_method");
-		r = webhooks_callback_tx(in->m->bus, tx, tenant, url,
-					 method && !strcmp(method, "GET") ? "GET" : "POST", p);
-		json_decref(p);
+	if (r >= 0 && json_str(num, "sms_url")) {
+		/* the sms_url request and its replies: a job, so a crash loses neither */
+		char payload[64];
+		snprintf(payload, sizeof(payload), "{\"message_id\":\"%s\"}", in->id);
+		struct bus_pub p = {.subject = REPLY_SUBJECT,
+				    .tenant_id = tenant,
+				    .payload = payload,
+				    .dedupe_key = in->id,
+				    .max_attempts = 4};
+		r = bus_publish_tx(in->m->bus, tx, &p, NULL);
 	}
 	json_decref(num);
 	return r < 0 ? r : 0;
@@ -679,4 +677,113 @@ uint32_t sms_on_deliver(struct prov *p, const struct smpp_deliver *d)
 				    to, "error", r));
 	mem_free(text);
 	return r < 0 && r != -ENOENT ? SMPP_ESME_RSYSERR : SMPP_ESME_ROK;
+}
+
+/* ---- the number's sms_url and its TwiML replies ---- */
+
+struct rload2 {
+	const char *id;
+	json_t *msg, *num, *tok;
+};
+
+static int reply_load_fn(struct store_tx *tx, void *arg)
+{
+	struct rload2 *l = arg;
+	int r = store_message_get(tx, NULL, l->id, &l->msg);
+	if (r < 0 || (r = store_number_by_e164(tx, json_str(l->msg, "to_addr"), &l->num)) < 0)
+		return r;
+	char cand[33];
+	webhooks_auth_token_new(cand);
+	return store_tenant_auth_token(tx, json_str(l->msg, "tenant_id"), cand, false, &l->tok);
+}
+
+struct rsend {
+	struct messaging *m;
+	json_t *msg, *replies;
+	int sent;
+};
+
+static int reply_send_fn(struct store_tx *tx, void *arg)
+{
+	struct rsend *s = arg;
+	size_t i;
+	json_t *rep;
+	json_array_foreach (s->replies, i, rep) {
+		struct sms_request req = {
+		    .tenant_id = json_str(s->msg, "tenant_id"),
+		    .from = json_str(rep, "from") ?: json_str(s->msg, "to_addr"),
+		    .to = json_str(rep, "to") ?: json_str(s->msg, "from_addr"),
+		    .body = json_str(rep, "body"),
+		};
+		struct sms_accepted acc;
+		struct messaging_refusal why;
+		int r = messaging_sms_submit_tx(s->m->bus, tx, &req, &acc, &why);
+		if (r == -EINVAL && why.code) {
+			log_event(LOG_WARN, "sms_url reply refused",
+				  json_pack("{s:s,s:s,s:s}", "message_sid", json_str(s->msg, "id"),
+					    "code", why.code, "reason", why.message));
+			continue; /* the others still go */
+		}
+		if (r < 0)
+			return r;
+		s->sent++;
+	}
+	return 0;
+}
+
+void reply_work(struct messaging *m, struct bus_msg *msg)
+{
+	json_t *pl = json_loadb(msg->payload, msg->payload_len, 0, NULL);
+	struct rload2 l = {.id = json_str(pl, "message_id")};
+	int r = l.id ? store_tx(m->st, NULL, STORE_WRITE, reply_load_fn, &l) : -ENOENT;
+	json_decref(pl);
+	const char *url = r >= 0 ? json_str(l.num, "sms_url") : NULL;
+	if (r == -ENOENT || (r >= 0 && !url)) {
+		bus_ack(msg); /* the number is gone or has no sms_url any more */
+		goto out;
+	}
+	if (r < 0) {
+		bus_nak(msg, -1, "store unavailable");
+		goto out;
+	}
+	const char *tenant = json_str(l.msg, "tenant_id");
+	char segs[8];
+	snprintf(segs, sizeof(segs), "%d", (int)json_int(l.msg, "segments", 1));
+	json_t *params = json_pack(
+	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "MessageSid", json_str(l.msg, "id"), "SmsSid",
+	    json_str(l.msg, "id"), "SmsMessageSid", json_str(l.msg, "id"), "AccountSid", tenant,
+	    "From", json_str(l.msg, "from_addr"), "To", json_str(l.msg, "to_addr"), "Body",
+	    json_str(l.msg, "body"), "NumSegments", segs, "ApiVersion", "2010-04-01");
+	const char *method = json_str(l.num, "sms_method");
+	struct webhooks_fetch f = {.url = url,
+				   .method = method && !strcmp(method, "GET") ? "GET" : "POST",
+				   .auth_token = json_str(l.tok, "auth_token"),
+				   .params = params,
+				   .allow_private = m->cfg->outbound_allow_private};
+	struct webhooks_fetch_result res;
+	r = webhooks_fetch(&f, &res);
+	json_decref(params);
+	if (r < 0 || res.status >= 500 || res.status == 429) {
+		bus_nak(msg, -1, res.error ? res.error : "the sms_url answered 5xx");
+	} else if (res.status < 200 || res.status >= 300) {
+		bus_term(msg, "the sms_url did not answer 2xx");
+	} else {
+		json_t *replies = NULL;
+		if (messaging_twiml_replies(res.body, res.body_len, &replies) < 0) {
+			bus_term(msg, "the sms_url answer is not messaging TwiML");
+		} else {
+			struct rsend s = {m, l.msg, replies, 0};
+			if (store_tx(m->st, tenant, STORE_WRITE, reply_send_fn, &s) < 0)
+				bus_nak(msg, -1, "store unavailable");
+			else
+				bus_ack(msg);
+			bus_kick(m->bus);
+			json_decref(replies);
+		}
+	}
+	mem_free(res.body);
+out:
+	json_decref(l.msg);
+	json_decref(l.num);
+	json_decref(l.tok);
 }

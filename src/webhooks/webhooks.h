@@ -57,6 +57,26 @@ void webhooks_secret_new(char out[WEBHOOK_SECRET_MAX]);
 /* A new tenant auth token (32 hex characters, as Twilio's). */
 void webhooks_auth_token_new(char out[33]);
 
+/* ---- a blocking fetch of a tenant's document (call from worker threads) ---- */
+struct webhooks_fetch {
+	const char *url, *method; /* "POST" (default) or "GET" */
+	const char *auth_token;	  /* signs X-Twilio-Signature (NULL: unsigned) */
+	json_t *params;		  /* strings, sent form-encoded (POST) or in the query (GET) */
+	int timeout_ms;		  /* 0: 15 s */
+	size_t max_body;	  /* 0: 64 KiB; a longer answer fails with "too_large" */
+	bool allow_private;	  /* outbound.allow_private */
+};
+struct webhooks_fetch_result {
+	int status;	   /* HTTP status, 0 if none */
+	const char *error; /* NULL on an answer, else a static reason (blocked_address, ...) */
+	char *body;	   /* the answer (malloc'd, NUL-terminated) on success */
+	size_t body_len;
+	char content_type[128];
+};
+/* 0 with *ret filled when an answer came (any status; 3xx are not followed), else -EIO
+   (or -EINVAL for a bad URL) with ret->error. */
+int webhooks_fetch(const struct webhooks_fetch *f, struct webhooks_fetch_result *ret);
+
 /* ---- the deliverer (worker role) ---- */
 int webhooks_start(const struct config *cfg, struct store *st, struct bus *bus,
 		   struct webhooks **ret);

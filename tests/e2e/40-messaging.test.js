@@ -8,6 +8,7 @@
 
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
+const twilio = require('twilio');
 const h = require('./lib/harness');
 const { startSmsc } = require('./lib/smsc');
 const { startReceiver } = require('./lib/receiver');
@@ -39,7 +40,17 @@ function submits(s, dest) {
 
 before(async () => {
 	smsc = await startSmsc({ systemId: 'irisx', password: 'secret', receipt: 'after' });
-	hook = await startReceiver(() => ({ status: 204 }));
+	// the tenant's sms_url answers with TwiML made by the twilio package
+	hook = await startReceiver((req) => {
+		if (req.path !== '/inbound')
+			return { status: 204 };
+		const body = new URLSearchParams(req.body).get('Body') || '';
+		if (/^(stop|start)$/i.test(body.trim()))
+			return { status: 200, headers: { 'content-type': 'text/xml' }, body: new twilio.twiml.MessagingResponse().toString() };
+		const tw = new twilio.twiml.MessagingResponse();
+		tw.message(`Thanks for "${body}" & welcome`);
+		return { status: 200, headers: { 'content-type': 'text/xml' }, body: tw.toString() };
+	});
 	fakeTw = await startReceiver(() => ({ status: 503, body: '{"code":20500,"message":"down"}' }));
 	sink = await startSmtpSink({ replies });
 	srv = await h.startServer({
@@ -186,6 +197,13 @@ describe('SMS', () => {
 		assert.equal(p.get('To'), NUM);
 		assert.equal(p.get('Body'), 'hello there');
 		assert.match(p.get('MessageSid'), h.ID_RE('SM'));
+		const tok = h.expectStatus(await srv.req('GET', '/v1/tenant/auth-token', { token: T.token }), 200).auth_token;
+		assert.ok(twilio.validateRequest(tok, hook.on('/inbound')[0].headers['x-twilio-signature'], hook.url('/inbound'), Object.fromEntries(p)), 'signed');
+		// the TwiML <Message> answer goes back to the sender from the number
+		await smsc.waitFor((e) => e.event === 'submit_sm' && e.destination_addr === '15551239999', 10000);
+		const reply = submits(smsc, '15551239999')[0];
+		assert.equal(Buffer.from(reply.short_message, 'hex').toString(), 'Thanks for "hello there" & welcome');
+		assert.equal(reply.source_addr, NUM.slice(1));
 		const inbound = h.expectStatus(await srv.req('GET', `/v1/messages?direction=inbound`, { token: T.token }), 200).data;
 		assert.ok(inbound.some((m) => m.body === 'hello there' && m.status === 'received' && m.from === '+15551239999'));
 		// STOP: sending to that recipient is refused until START

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "messaging/sms.h"
+#include "messaging/messaging.h"
 #include "../test.h"
 
 /* ---- helpers ---- */
@@ -1119,8 +1120,34 @@ static void test_webhook_telnyx(void)
 	CHECK_EQ_INT(sms_http_parse_webhook((enum sms_http_kind)7, ct, "{}", 2, &none), -EINVAL);
 }
 
+/* The messaging TwiML answer parser (twiml.c) refuses DTDs and non-TwiML. */
+static void test_twiml_replies(void)
+{
+	json_t *r = NULL;
+	const char *ok =
+	    "<?xml version=\"1.0\"?><Response><Message>a &amp; b</Message>"
+	    "<Message to=\"+15551234567\"><Body>two</Body></Message><Message/></Response>";
+	CHECK_EQ_INT(messaging_twiml_replies(ok, strlen(ok), &r), 0);
+	CHECK_EQ_INT(json_array_size(r), 2);
+	CHECK_STR(json_str(json_array_get(r, 0), "body"), "a & b");
+	CHECK_STR(json_str(json_array_get(r, 1), "to"), "+15551234567");
+	CHECK_STR(json_str(json_array_get(r, 1), "body"), "two");
+	json_decref(r);
+	const char *dtd =
+	    "<!DOCTYPE r [<!ENTITY a \"x\">]><Response><Message>&a;</Message></Response>";
+	CHECK_EQ_INT(messaging_twiml_replies(dtd, strlen(dtd), &r), -EINVAL);
+	const char *ext = "<!DOCTYPE r SYSTEM \"file:///etc/passwd\"><Response/>";
+	CHECK_EQ_INT(messaging_twiml_replies(ext, strlen(ext), &r), -EINVAL);
+	CHECK_EQ_INT(messaging_twiml_replies("<Other/>", 8, &r), -EINVAL);
+	CHECK_EQ_INT(messaging_twiml_replies("<Response>", 10, &r), -EINVAL);
+	CHECK_EQ_INT(messaging_twiml_replies("", 0, &r), 0);
+	CHECK_EQ_INT(json_array_size(r), 0);
+	json_decref(r);
+}
+
 int main(void)
 {
+	test_twiml_replies();
 	test_plan_gsm();
 	test_plan_ucs2();
 	test_plan_caps();
