@@ -91,6 +91,9 @@ static const struct ckey keys[] = {
      "Total time allowed for a webhook delivery"},
     {"webhooks.disable_after_s", C_INT, S(webhooks_disable_after_s), "432000", 1, 31536000,
      "An endpoint failing without a success for this long is disabled (schedule seconds)"},
+    {"email.from", C_STR, S(email_from), "no-reply@irisx.invalid", 0, 0,
+     "From address of password-reset, verification and invitation mails (sent through the "
+     "operator's SMTP providers)"},
     {"messaging.lease_s", C_INT, S(messaging_lease_s), "120", 2, 3600,
      "How long a worker holds an SMS or e-mail job before another may take it (a worker "
      "that died: its jobs are sent again after this)"},

@@ -112,6 +112,7 @@ struct config {
 	int webhooks_connect_timeout_ms; /* webhooks.connect_timeout_ms */
 	int webhooks_timeout_ms;	 /* webhooks.timeout_ms: whole delivery */
 	int webhooks_disable_after_s;	 /* webhooks.disable_after_s: failing this long disables */
+	char *email_from;		 /* email.from: sender of the auth outbox's mails */
 	int messaging_lease_s;		 /* messaging.lease_s: a send job's visibility timeout */
 };
 /* Loads defaults, then path (NULL: IRISX_CONFIG or ./irisx.conf if present), then env.

@@ -54,7 +54,9 @@ struct messaging {
 	pthread_t threads[POOL_THREADS];
 	int nthreads;
 	bool stop;
-	pthread_mutex_t plock; /* providers */
+	pthread_t outbox;
+	bool outbox_started, stop_outbox; /* under qlock */
+	pthread_mutex_t plock;		  /* providers */
 	struct prov *provs;
 	pthread_mutex_t rlock; /* reassembly */
 	struct sms_reasm *reasm;
@@ -82,6 +84,9 @@ int sms_receipt(struct messaging *m, const char *provider_id, const char *pmid, 
 
 /* sms_url request of an inbound message, and its TwiML replies */
 void reply_work(struct messaging *m, struct bus_msg *msg);
+
+/* outbox.c: the auth outbox sender thread */
+void *outbox_main(void *arg);
 
 /* email_worker.c */
 void email_work(struct messaging *m, struct bus_msg *msg);

@@ -101,6 +101,7 @@ int messaging_start(const struct config *cfg, struct store *st, struct bus *bus,
 		return r;
 	}
 	prov_start_all_smpp(m);
+	m->outbox_started = !pthread_create(&m->outbox, NULL, outbox_main, m);
 	*ret = m;
 	return 0;
 }
@@ -109,6 +110,11 @@ void messaging_stop(struct messaging *m)
 {
 	if (!m)
 		return;
+	pthread_mutex_lock(&m->qlock);
+	m->stop_outbox = true;
+	pthread_mutex_unlock(&m->qlock);
+	if (m->outbox_started)
+		pthread_join(m->outbox, NULL);
 	bus_unsubscribe(m->csms);
 	bus_unsubscribe(m->cemail);
 	bus_unsubscribe(m->creply);

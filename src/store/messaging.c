@@ -567,3 +567,29 @@ int store_template_delete(struct store_tx *tx, const char *tenant_id, const char
 	return changed(stx_exec(tx, "DELETE FROM email_templates WHERE id = ? AND tenant_id = ?",
 				"ss", id, tenant_id));
 }
+
+/* ---- the auth outbox, sent by the e-mail worker ---- */
+
+int store_outbox_due(struct store_tx *tx, uint64_t now_us, int limit, json_t **ret)
+{
+	return stx_query(
+	    tx, ret,
+	    "SELECT id, tenant_id, to_addr, kind, subject, body, attempts FROM "
+	    "email_outbox WHERE status = 'queued' AND next_us <= ? ORDER BY id LIMIT ?",
+	    "ii", (int64_t)now_us, (int64_t)limit);
+}
+
+int store_outbox_result(struct store_tx *tx, const char *id, const char *status, const char *error,
+			uint64_t next_us)
+{
+	if (!strcmp(status, "sent"))
+		return stx_exec(tx,
+				"UPDATE email_outbox SET status = 'sent', body = '(sent; purged)', "
+				"attempts = attempts + 1, last_error = NULL WHERE id = ?",
+				"s", id);
+	return stx_exec(
+	    tx,
+	    "UPDATE email_outbox SET status = ?, attempts = attempts + 1, last_error = ?, "
+	    "next_us = ? WHERE id = ?",
+	    "ssis", status, error, (int64_t)next_us, id);
+}

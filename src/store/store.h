@@ -229,6 +229,12 @@ int store_tenant_auth_token(struct store_tx *tx, const char *tenant_id, const ch
 
 /* ---- messaging (src/messaging and its routes) ---- */
 
+/* the auth outbox: queued mails due by now_us (system scope), oldest first */
+int store_outbox_due(struct store_tx *tx, uint64_t now_us, int limit, json_t **ret);
+/* status "sent" purges the body (its token); "queued" (retry from next_us) or "failed". */
+int store_outbox_result(struct store_tx *tx, const char *id, const char *status, const char *error,
+			uint64_t next_us);
+
 /* phone numbers: tenant_id NULL = the operator's pool (system scope) */
 int store_number_insert(struct store_tx *tx, const char *id, const char *tenant_id,
 			const char *number);

@@ -313,6 +313,31 @@ describe('e-mail', () => {
 		assert.ok(!sink.mails.some((m) => m.subject === 'to perm@x.test'));
 	});
 
+	test('the auth outbox (a password reset) is sent through the relay and its token purged', async () => {
+		h.expectStatus(await srv.req('POST', '/v1/auth/password-reset/request', { json: { email: T.email } }), 202);
+		let mail;
+		for (let i = 0; i < 100 && !mail; i++) {
+			await h.sleep(100);
+			mail = sink.mails.find((m) => JSON.stringify(m.to).includes(T.email.toLowerCase()));
+		}
+		assert.ok(mail, 'reset mail at the relay');
+		assert.match(mail.text, /token: \S+/);
+		const token = /token: (\S+)/.exec(mail.text)[1];
+		let row;
+		for (let i = 0; i < 50; i++) {
+			const box = await h.listAll(srv, '/v1/admin/email-outbox', { token: srv.adminToken });
+			row = box.find((m) => m.to_addr === T.email.toLowerCase() && m.kind === 'password_reset');
+			if (row && row.status === 'sent')
+				break;
+			await h.sleep(100);
+		}
+		assert.equal(row.status, 'sent');
+		assert.ok(!row.body.includes(token), 'the one-time token is purged once sent');
+		// and it works
+		const ok = await srv.req('POST', '/v1/auth/password-reset/confirm', { json: { token, new_password: 'another-long-password-42' } });
+		h.expectStatus(ok, [200, 204]);
+	});
+
 	test('bad e-mail requests', async () => {
 		const bad = [
 			[{ from: 'nope', to: ['a@b.co'], subject: 's', text: 't' }, 'invalid_address', 'from'],

@@ -134,3 +134,9 @@ CREATE TABLE email_templates (
   updated_us BIGINT NOT NULL,
   UNIQUE (tenant_id, name)
 );
+
+-- the auth outbox (password resets, verifications, invitations) is sent by the e-mail
+-- worker; a sent mail's body (with its one-time token) is purged
+ALTER TABLE email_outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE email_outbox ADD COLUMN last_error TEXT;
+ALTER TABLE email_outbox ADD COLUMN next_us BIGINT NOT NULL DEFAULT 0;
