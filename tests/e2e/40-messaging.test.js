@@ -336,6 +336,7 @@ describe('e-mail', () => {
 		// and it works
 		const ok = await srv.req('POST', '/v1/auth/password-reset/confirm', { json: { token, new_password: 'another-long-password-42' } });
 		h.expectStatus(ok, [200, 204]);
+		T.token = (await h.login(srv, T.email, 'another-long-password-42')).access_token; // the reset ended the sessions
 	});
 
 	test('bad e-mail requests', async () => {
