@@ -175,17 +175,20 @@ int registrar_resolve(struct sigx *x, const char *uri, char *out, size_t cap)
 
 static void challenge(struct sigx *x, const struct sip_msg *msg, bool stale)
 {
-	char nonce[65];
+	char nonce[65], sha[384] = "";
 	voice_nonce_make(x->nonce_key, x->realm, now_s(), nonce);
 	const char *st = stale ? ", stale=true" : "";
+	/* off by default: libre 1.1.0's client (so baresip 1.0) fails on any non-MD5 challenge */
+	if (x->e->cfg.reg_offer_sha256)
+		snprintf(sha, sizeof(sha),
+			 "WWW-Authenticate: Digest realm=\"%s\", nonce=\"%s\", opaque=\"%s\", "
+			 "algorithm=SHA-256, qop=\"auth\"%s\r\n",
+			 x->realm, nonce, x->opaque, st);
 	(void)sip_treplyf(NULL, NULL, x->sip, msg, false, 401, "Unauthorized",
 			  "WWW-Authenticate: Digest realm=\"%s\", nonce=\"%s\", opaque=\"%s\", "
-			  "algorithm=MD5, qop=\"auth\"%s\r\n"
-			  "WWW-Authenticate: Digest realm=\"%s\", nonce=\"%s\", opaque=\"%s\", "
-			  "algorithm=SHA-256, qop=\"auth\"%s\r\n"
+			  "algorithm=MD5, qop=\"auth\"%s\r\n%s"
 			  "Server: %s\r\nContent-Length: 0\r\n\r\n",
-			  x->realm, nonce, x->opaque, st, x->realm, nonce, x->opaque, st,
-			  x->e->user_agent);
+			  x->realm, nonce, x->opaque, st, sha, x->e->user_agent);
 }
 
 struct auth_find {

@@ -247,6 +247,16 @@ static int answer_h(const struct sip_msg *msg, void *arg)
 static void progr_h(const struct sip_msg *msg, void *arg)
 {
 	struct scall *c = arg;
+	struct voice_sdp sdp;
+	struct voice_sdp_choice ch;
+	/* 183 with SDP: early media, so the caller hears the far end's prompts before any 200 */
+	if (!c->media_on && msg->scode == 183 && body_sdp(msg, &sdp) == 0 &&
+	    voice_sdp_negotiate(&sdp, &ch) == 0) {
+		c->remote = sdp;
+		c->choice = ch;
+		c->early = true;
+		(void)media_start(c, MEDIA_ADD);
+	}
 	emit_call(c, VOICE_EV_PROGRESS, msg->scode, VOICE_END_LOCAL);
 }
 
@@ -255,7 +265,7 @@ static void estab_h(const struct sip_msg *msg, void *arg)
 	struct scall *c = arg;
 	c->established = true;
 	tmr_cancel(&c->tmr);
-	if (c->outbound && media_start(c, MEDIA_ADD) < 0) {
+	if (c->outbound && media_start(c, c->media_on ? MEDIA_UPDATE : MEDIA_ADD) < 0) {
 		emit_call(c, VOICE_EV_HANGUP, 488, VOICE_END_ERROR);
 		call_free(c);
 		return;

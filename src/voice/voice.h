@@ -45,6 +45,8 @@ struct voice_config {
 	int (*auth_lookup)(void *arg, const char *user, const char *realm, int alg, char out[65]);
 	void *auth_arg;
 	const char *dns_server; /* "IP:port" for names and SRV; NULL: the system's resolv.conf */
+	bool reg_offer_sha256;	/* a second WWW-Authenticate with SHA-256 (RFC 8760); off by
+				   default: libre 1.1.0 clients (baresip 1.0) fail on it */
 };
 
 #define VOICE_SCANNER_AGENTS                                                                       \

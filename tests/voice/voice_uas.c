@@ -223,6 +223,8 @@ static int parse_extra(struct opts *o, const char *k, const char *v, unsigned lo
 		o->trunk.register_expires = (unsigned)n;
 	else if (!strcmp(k, "--trunk-ping"))
 		o->trunk.ping_ms = (unsigned)n;
+	else if (!strcmp(k, "--sha256"))
+		o->cfg.reg_offer_sha256 = n != 0;
 	else if (!strcmp(k, "--dns"))
 		o->cfg.dns_server = v;
 	else

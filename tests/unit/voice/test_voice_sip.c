@@ -470,6 +470,7 @@ static void test_registrar(void)
 	cfg.auth_fail_user_max = 1000;
 	cfg.auth_fail_ip_max = 1000;
 	cfg.nonce_ttl_s = 1;
+	cfg.reg_offer_sha256 = true;
 	struct voice_engine *e = start_cfg(&cfg, 33200);
 	if (!e)
 		return;
@@ -488,6 +489,9 @@ static void test_registrar(void)
 	CHECK(strstr(resp, "opaque=\"") != NULL);
 	CHECK(strstr(resp, "stale") == NULL);
 	CHECK_EQ_INT(voice_engine_device_contact(e, "alice", got, sizeof(got)), -ENOENT);
+	const char *first = strstr(resp, "WWW-Authenticate: "),
+		   *md5 = strstr(resp, "algorithm=MD5");
+	CHECK(first && md5 && md5 < strstr(first + 1, "WWW-Authenticate: ")); /* MD5 first */
 
 	/* MD5 succeeds: bound, with the expiry granted */
 	CHECK_EQ_INT(reg_auth(&p, "alice", "secret", contact, VOICE_DIGEST_MD5, resp, sizeof(resp)),
@@ -632,6 +636,138 @@ static void test_registrar_limits(void)
 	voice_engine_stop(e);
 }
 
+/* Waits for an event of that type (others are skipped); 0 when none came in 5 s. */
+static int wait_ev(struct voice_engine *e, enum voice_event_type type, struct voice_event *ev)
+{
+	for (int i = 0; i < 100; i++)
+		if (voice_engine_next_event(e, ev, 50) == 1 && ev->type == type)
+			return 1;
+	return 0;
+}
+
+/* Engine A registers to engine B as alice (a trunk with REGISTER and pings); B dials
+   device:alice and reaches A; then early media, hold and resume on that call. */
+static void test_trunk_device(void)
+{
+	struct voice_config cfg;
+	voice_config_default(&cfg);
+	cfg.reg_min_expires = 1;
+	struct voice_engine *b = start_cfg(&cfg, 33400);
+	voice_config_default(&cfg);
+	struct voice_engine *a = start_cfg(&cfg, 33500);
+	if (!a || !b)
+		goto out;
+	add_user(b, "alice", "s3cret");
+	char uri[64];
+	snprintf(uri, sizeof(uri), "sip:127.0.0.1:%u", voice_engine_sip_port(b));
+	struct voice_event ev;
+	uint64_t bad_id, id, call;
+	/* wrong credentials: the REGISTER fails and says so (libre retries until the user is
+	   locked out: 403) */
+	struct voice_trunk bad = {
+	    .uri = uri, .user = "eve", .password = "nope", .register_expires = 60};
+	CHECK_EQ_INT(voice_trunk_add(a, &bad, &bad_id), 0);
+	CHECK(wait_ev(a, VOICE_EV_TRUNK_REG, &ev));
+	CHECK_EQ_INT(ev.call, bad_id);
+	CHECK(ev.code == 401 || ev.code == 403);
+	CHECK_EQ_INT(voice_trunk_remove(a, bad_id), 0);
+	/* dialling a device that is not registered */
+	struct voice_dial d = {.uri = "device:alice", .timeout_ms = 3000};
+	CHECK_EQ_INT(voice_call_dial(b, &d, &call), 0);
+	CHECK(wait_ev(b, VOICE_EV_HANGUP, &ev));
+	CHECK_EQ_INT(ev.code, 480);
+
+	struct voice_trunk t = {.uri = uri,
+				.user = "alice",
+				.password = "s3cret",
+				.register_expires = 2,
+				.ping_ms = 300};
+	CHECK_EQ_INT(voice_trunk_add(a, &t, &id), 0);
+	int regs = 0;
+	bool up = false;
+	uint64_t until = mono_us() + 4000000;
+	while (mono_us() < until && (regs < 2 || !up))
+		if (voice_engine_next_event(a, &ev, 50) == 1 && ev.call == id) {
+			if (ev.type == VOICE_EV_TRUNK_REG && ev.code == 200)
+				regs++;
+			if (ev.type == VOICE_EV_TRUNK_UP)
+				up = true;
+		}
+	CHECK(regs >= 2); /* registered, then refreshed before the 2 s ran out */
+	CHECK(up);
+	char contact[256];
+	CHECK_EQ_INT(voice_engine_device_contact(b, "alice", contact, sizeof(contact)), 0);
+
+	/* B calls the device; A answers first with 183 and early media */
+	CHECK_EQ_INT(voice_call_dial(b, &d, &call), 0);
+	CHECK(wait_ev(a, VOICE_EV_INCOMING, &ev));
+	CHECK_STR(ev.ruser, "alice");
+	uint64_t acall = ev.call;
+	CHECK_EQ_INT(voice_call_progress(a, acall), 0);
+	bool p183 = false;
+	for (int i = 0; i < 3 && !p183 && wait_ev(b, VOICE_EV_PROGRESS, &ev); i++)
+		p183 = ev.code == 183;
+	CHECK(p183);
+	usleep(300 * 1000);
+	struct voice_stats sa0, sb0, sa1, sb1;
+	voice_engine_stats(b, &sb0);
+	CHECK(sb0.rtp_rx >= 5); /* A's media reached B before any 200 */
+	CHECK_EQ_INT(voice_call_answer(a, acall), 0);
+	CHECK(wait_ev(b, VOICE_EV_ANSWERED, &ev));
+	CHECK(wait_ev(a, VOICE_EV_ANSWERED, &ev));
+
+	/* B holds A: A stops sending; B resumes: A sends again */
+	usleep(200 * 1000);
+	CHECK_EQ_INT(voice_call_hold(b, call, true), 0);
+	usleep(300 * 1000);
+	voice_engine_stats(a, &sa0);
+	usleep(300 * 1000);
+	voice_engine_stats(a, &sa1);
+	CHECK(sa1.rtp_tx - sa0.rtp_tx <= 1);
+	CHECK_EQ_INT(voice_call_hold(b, call, false), 0);
+	usleep(300 * 1000);
+	voice_engine_stats(a, &sa0);
+	usleep(300 * 1000);
+	voice_engine_stats(a, &sa1);
+	CHECK(sa1.rtp_tx - sa0.rtp_tx >= 10);
+	voice_engine_stats(b, &sb1);
+	CHECK(sb1.rtp_tx > sb0.rtp_tx);
+	CHECK_EQ_INT(voice_call_hangup(b, call), 0);
+	CHECK(wait_ev(a, VOICE_EV_HANGUP, &ev));
+	CHECK_EQ_INT(ev.cause, VOICE_END_REMOTE);
+
+	/* the trunk is removed: A un-REGISTERs, B drops the binding */
+	CHECK_EQ_INT(voice_trunk_remove(a, id), 0);
+	usleep(300 * 1000);
+	CHECK_EQ_INT(voice_engine_device_contact(b, "alice", contact, sizeof(contact)), -ENOENT);
+out:
+	voice_engine_stop(a);
+	voice_engine_stop(b);
+}
+
+/* A trunk that does not answer its pings goes DOWN. */
+static void test_trunk_down(void)
+{
+	struct voice_config cfg;
+	voice_config_default(&cfg);
+	struct voice_engine *a = start_cfg(&cfg, 33600);
+	if (!a)
+		return;
+	struct peer silent;
+	CHECK_EQ_INT(peer_open(&silent, 0), 0);
+	char uri[64];
+	snprintf(uri, sizeof(uri), "sip:127.0.0.1:%u", silent.port);
+	struct voice_trunk t = {.uri = uri, .ping_ms = 200, .down_after = 2};
+	uint64_t id;
+	CHECK_EQ_INT(voice_trunk_add(a, &t, &id), 0);
+	struct voice_event ev;
+	CHECK(wait_ev(a, VOICE_EV_TRUNK_DOWN, &ev));
+	CHECK_EQ_INT(ev.call, id);
+	CHECK_EQ_INT(ev.code, 408);
+	close(silent.fd);
+	voice_engine_stop(a);
+}
+
 int main(void)
 {
 	test_ua();
@@ -641,5 +777,7 @@ int main(void)
 	test_edge();
 	test_registrar();
 	test_registrar_limits();
+	test_trunk_device();
+	test_trunk_down();
 	return test_done("voice_sip");
 }
