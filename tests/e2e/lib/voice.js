@@ -213,7 +213,7 @@ function options(port, { pad = 0, branch = Math.random().toString(16).slice(2) }
 /* SIPp as the far end (a carrier or a device) listening on its own free port: opts {scenario,
    calls, timeout, keys {name: value}, extra}. Returns {port, done} where done resolves like
    sipp()'s result once SIPp exits. */
-async function sippServer(o = {}) {
+async function sippServerOnce(o) {
 	const dir = tmpDir('sipps');
 	const port = await freePort();
 	const mport = await freePort();
@@ -256,7 +256,19 @@ async function sippServer(o = {}) {
 		};
 	})();
 	await sleep(300); /* let it bind */
-	return { port, done, kill: () => c.kill('SIGTERM') };
+	return { port, done, kill: () => c.kill('SIGTERM'), exited: () => c.exitCode !== null || c.signalCode !== null };
+}
+
+/* SIPp binds -mp and the next ports too; a free port's neighbour may be taken: retry. */
+async function sippServer(o = {}) {
+	let s;
+	for (let i = 0; i < 4; i++) {
+		s = await sippServerOnce(o);
+		if (!s.exited())
+			return s;
+		await s.done;
+	}
+	return s;
 }
 
 module.exports = { Uas, sipp, sippServer, udpExchange, options, UAS };
