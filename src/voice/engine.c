@@ -27,6 +27,7 @@ void voice_config_default(struct voice_config *cfg)
 	cfg->sip_max_msg = 16384;
 	cfg->dial_timeout_ms = 60000;
 	cfg->user_agent = "irisx";
+	sigx_config_default(cfg);
 }
 
 static pthread_once_t libre_once = PTHREAD_ONCE_INIT;
@@ -297,6 +298,7 @@ void voice_engine_stats(struct voice_engine *e, struct voice_stats *ret)
 		ret->rtp_tx += atomic_load(&t->tx);
 		ret->rtp_rejected += atomic_load(&t->rejected);
 	}
+	sigx_stats(e, ret);
 }
 
 /* ---- commands ---- */
@@ -346,11 +348,14 @@ int voice_call_hangup(struct voice_engine *e, uint64_t call)
 
 int voice_call_dial(struct voice_engine *e, const struct voice_dial *d, uint64_t *ret_call)
 {
-	if (!d || !d->uri || strncmp(d->uri, "sip:", 4) != 0)
+	if (!d || !d->uri ||
+	    (strncmp(d->uri, "sip:", 4) != 0 && strncmp(d->uri, "device:", 7) != 0))
 		return -EINVAL;
 	struct sig_cmd *c = cmd_new(atomic_fetch_add(&e->next_call, 1));
 	if (strlen(d->uri) >= sizeof(c->uri) ||
-	    (d->from_uri && strlen(d->from_uri) >= sizeof(c->from))) {
+	    (d->from_uri && strlen(d->from_uri) >= sizeof(c->from)) ||
+	    (d->auth_user && strlen(d->auth_user) >= sizeof(c->auth_user)) ||
+	    (d->auth_pass && strlen(d->auth_pass) >= sizeof(c->auth_pass))) {
 		vx_free(c);
 		return -EINVAL;
 	}
@@ -360,6 +365,10 @@ int voice_call_dial(struct voice_engine *e, const struct voice_dial *d, uint64_t
 	else
 		snprintf(c->from, sizeof(c->from), "sip:irisx@%s", e->sip_addr);
 	c->timeout_ms = d->timeout_ms ? d->timeout_ms : e->cfg.dial_timeout_ms;
+	if (d->auth_user)
+		snprintf(c->auth_user, sizeof(c->auth_user), "%s", d->auth_user);
+	if (d->auth_pass)
+		snprintf(c->auth_pass, sizeof(c->auth_pass), "%s", d->auth_pass);
 	uint64_t id = c->call;
 	int r = push(e, SIG_DIAL, c);
 	if (r == 0)

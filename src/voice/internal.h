@@ -47,6 +47,8 @@ struct voice_engine {
 	struct voice_event *ev_ring;
 	size_t ev_cap, ev_head, ev_len;
 	int ev_fd; /* eventfd: readable while events are queued */
+
+	struct sigx *sx; /* signalling extras (sigx.h): set by the signalling thread at start */
 };
 
 /* Commands to the signalling thread (mqueue id) */
@@ -68,6 +70,7 @@ struct sig_cmd {
 	struct voice_audio *audio; /* a reference the command owns */
 	char digits[32];
 	char uri[256], from[256];
+	char auth_user[64], auth_pass[128]; /* SIG_DIAL: answer 401/407 with these */
 };
 
 /* Commands to a media thread (mqueue id) */
@@ -104,6 +107,10 @@ void engine_emit(struct voice_engine *e, const struct voice_event *ev);
 /* Trap 2: the size of every thread's libre descriptor table; fd numbers are process-wide. */
 int engine_fd_table_size(void);
 int engine_media_push(struct voice_engine *e, unsigned idx, int type, struct media_cmd *cmd);
+
+/* sigx.c: the signalling extras' settings and counters */
+void sigx_config_default(struct voice_config *cfg);
+void sigx_stats(struct voice_engine *e, struct voice_stats *ret);
 
 /* sip.c: the signalling thread's body */
 void *sig_main(void *arg);

@@ -359,7 +359,7 @@ int voice_sdp_write_offer(char *out, size_t cap, const struct voice_sdp_local *l
 	if (r == 0)
 		r = put_te(out, cap, &len, TE_OFFER_PT);
 	if (r == 0)
-		r = put(out, cap, &len, "a=ptime:20\r\na=sendrecv\r\n");
+		r = put(out, cap, &len, "a=ptime:20\r\na=%s\r\n", dir_name(l->dir));
 	return r < 0 ? r : (int)len;
 }
 

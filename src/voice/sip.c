@@ -6,9 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "sigx.h"
 
-#define ALLOW_HDR "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS\r\n"
+#define ALLOW_HDR "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, REFER, NOTIFY\r\n"
 
 enum { SDP_MAX = 2048, QUIT_GRACE_MS = 300 };
 
@@ -17,6 +17,10 @@ struct sig {
 	struct sip *sip;
 	struct sipsess_sock *sock;
 	struct sip_lsnr *lsnr_cap_req, *lsnr_cap_resp, *lsnr_opt;
+	struct sip_lsnr *lsnr_edge_req, *lsnr_edge_resp, *lsnr_reg;
+	struct sipevent_sock *evsock;
+	struct dnsc *dnsc;
+	struct sigx *x;
 	struct hash *calls;
 	struct mqueue *mq;
 	struct tmr quit_tmr;
@@ -40,7 +44,12 @@ struct scall {
 	struct tmr tmr;		     /* outbound: no-answer timeout */
 	struct voice_audio *pending; /* played once media runs */
 	unsigned pending_loops;
+	bool early;		  /* 183 with our SDP sent, media runs before the 200 */
+	struct sipnot *refer_not; /* the implicit subscription of a REFER we accepted */
+	char auth_user[64], auth_pass[128];
 };
+
+static void refer_h(struct sip *sip, const struct sip_msg *msg, void *arg);
 
 static bool call_cmp(struct le *le, void *arg)
 {
@@ -91,6 +100,7 @@ static void call_free(struct scall *c)
 	struct sig *s = c->s;
 	tmr_cancel(&c->tmr);
 	hash_unlink(&c->he);
+	c->refer_not = mem_deref(c->refer_not);
 	c->sess = mem_deref(c->sess);
 	if (c->media_on) {
 		media_push(c, MEDIA_DEL, mcmd(c->id));
@@ -228,12 +238,25 @@ static int answer_h(const struct sip_msg *msg, void *arg)
 		return EPROTO;
 	c->remote = sdp;
 	c->choice = ch;
+	/* the answer to our re-INVITE (hold, resume): media follows it */
+	if (c->media_on && media_start(c, MEDIA_UPDATE) < 0)
+		return EPROTO;
 	return 0;
 }
 
 static void progr_h(const struct sip_msg *msg, void *arg)
 {
 	struct scall *c = arg;
+	struct voice_sdp sdp;
+	struct voice_sdp_choice ch;
+	/* 183 with SDP: early media, so the caller hears the far end's prompts before any 200 */
+	if (!c->media_on && msg->scode == 183 && body_sdp(msg, &sdp) == 0 &&
+	    voice_sdp_negotiate(&sdp, &ch) == 0) {
+		c->remote = sdp;
+		c->choice = ch;
+		c->early = true;
+		(void)media_start(c, MEDIA_ADD);
+	}
 	emit_call(c, VOICE_EV_PROGRESS, msg->scode, VOICE_END_LOCAL);
 }
 
@@ -242,7 +265,7 @@ static void estab_h(const struct sip_msg *msg, void *arg)
 	struct scall *c = arg;
 	c->established = true;
 	tmr_cancel(&c->tmr);
-	if (c->outbound && media_start(c, MEDIA_ADD) < 0) {
+	if (c->outbound && media_start(c, c->media_on ? MEDIA_UPDATE : MEDIA_ADD) < 0) {
 		emit_call(c, VOICE_EV_HANGUP, 488, VOICE_END_ERROR);
 		call_free(c);
 		return;
@@ -335,7 +358,7 @@ static void conn_h(const struct sip_msg *msg, void *arg)
 	(void)sip_treplyf(NULL, NULL, s->sip, msg, false, 100, "Trying",
 			  "Content-Length: 0\r\n\r\n");
 	int err = sipsess_accept(&c->sess, s->sock, msg, 180, "Ringing", "irisx", "application/sdp",
-				 NULL, NULL, NULL, false, offer_h, answer_h, estab_h, NULL, NULL,
+				 NULL, NULL, NULL, false, offer_h, answer_h, estab_h, NULL, refer_h,
 				 close_h, c, ALLOW_HDR);
 	if (err) {
 		if (!c->sess)
@@ -352,10 +375,12 @@ static void cmd_answer(struct scall *c)
 {
 	if (c->outbound || c->answered)
 		return;
+	if (c->early)
+		c->sdp_version--; /* the 200 repeats the answer the 183 carried */
 	struct mbuf *desc = local_sdp(c, false);
 	int err = desc ? sipsess_answer(c->sess, 200, "OK", desc, ALLOW_HDR) : ENOMEM;
 	mem_deref(desc);
-	if (err || media_start(c, MEDIA_ADD) < 0) {
+	if (err || (!c->media_on && media_start(c, MEDIA_ADD) < 0)) {
 		emit_call(c, VOICE_EV_HANGUP, 500, VOICE_END_ERROR);
 		call_free(c);
 		return;
@@ -392,6 +417,13 @@ static void cmd_reject(struct scall *c, uint16_t code)
 	call_free(c);
 }
 
+static int dial_auth_h(char **user, char **pass, const char *realm, void *arg)
+{
+	struct scall *c = arg;
+	int err = str_dup(user, c->auth_user);
+	return err ? err : str_dup(pass, c->auth_pass);
+}
+
 static void dial_timeout(void *arg)
 {
 	struct scall *c = arg;
@@ -411,12 +443,23 @@ static void cmd_dial(struct sig *s, struct sig_cmd *cmd)
 		call_free(c);
 		return;
 	}
+	char target[256];
+	int rr = registrar_resolve(s->x, cmd->uri, target, sizeof(target));
+	if (rr < 0 && strncmp(cmd->uri, "device:", 7) == 0) {
+		emit_call(c, VOICE_EV_HANGUP, 480, VOICE_END_REJECTED);
+		call_free(c);
+		return;
+	}
+	snprintf(c->auth_user, sizeof(c->auth_user), "%s", cmd->auth_user);
+	snprintf(c->auth_pass, sizeof(c->auth_pass), "%s", cmd->auth_pass);
+	bool auth = *c->auth_user != '\0';
 	struct mbuf *offer = local_sdp(c, true);
-	int err =
-	    offer ? sipsess_connect(&c->sess, s->sock, cmd->uri, NULL, cmd->from, "irisx", NULL, 0,
-				    "application/sdp", offer, NULL, NULL, false, offer_h, answer_h,
-				    progr_h, estab_h, NULL, NULL, close_h, c, ALLOW_HDR)
-		  : ENOMEM;
+	int err = offer ? sipsess_connect(&c->sess, s->sock, rr == 0 ? target : cmd->uri, NULL,
+					  cmd->from, "irisx", NULL, 0, "application/sdp", offer,
+					  auth ? dial_auth_h : NULL, auth ? c : NULL, false,
+					  offer_h, answer_h, progr_h, estab_h, NULL, refer_h,
+					  close_h, c, ALLOW_HDR)
+			: ENOMEM;
 	mem_deref(offer);
 	if (err) {
 		emit_call(c, VOICE_EV_HANGUP, 0, VOICE_END_ERROR);
@@ -424,6 +467,81 @@ static void cmd_dial(struct sig *s, struct sig_cmd *cmd)
 		return;
 	}
 	tmr_start(&c->tmr, cmd->timeout_ms, dial_timeout, c);
+}
+
+/* 183 with our answer: media runs before the 200 (early media). */
+static void cmd_progress(struct scall *c)
+{
+	if (c->outbound || c->answered || c->early)
+		return;
+	struct mbuf *desc = local_sdp(c, false);
+	int err =
+	    desc ? sipsess_progress(c->sess, 183, "Session Progress", desc, ALLOW_HDR) : ENOMEM;
+	mem_deref(desc);
+	if (err || media_start(c, MEDIA_ADD) < 0) {
+		emit_call(c, VOICE_EV_HANGUP, 500, VOICE_END_ERROR);
+		call_free(c);
+		return;
+	}
+	c->early = true;
+}
+
+/* Re-INVITE: sendonly to hold the far end, sendrecv to resume. */
+static void cmd_hold(struct scall *c, bool hold)
+{
+	if (!c->established && !c->answered)
+		return;
+	struct voice_sdp_local l = {
+	    .addr = c->s->e->media_addr,
+	    .port = c->port,
+	    .sess_id = c->id,
+	    .version = c->sdp_version++,
+	    .dir = hold ? VOICE_SDP_SENDONLY : VOICE_SDP_SENDRECV,
+	};
+	char text[SDP_MAX];
+	int len = voice_sdp_write_offer(text, sizeof(text), &l);
+	struct mbuf *desc = len < 0 ? NULL : sdp_mbuf(text, len);
+	if (desc)
+		(void)sipsess_modify(c->sess, desc);
+	mem_deref(desc);
+}
+
+static void refer_not_close_h(int err, const struct sip_msg *msg, void *arg)
+{
+	struct scall *c = arg;
+	c->refer_not = mem_deref(c->refer_not);
+}
+
+/* REFER in the dialog: 202, a NOTIFY "100 Trying" (RFC 3515), and the target to the owner. */
+static void refer_h(struct sip *sip, const struct sip_msg *msg, void *arg)
+{
+	struct scall *c = arg;
+	const struct sip_hdr *hdr = sip_msg_hdr(msg, SIP_HDR_REFER_TO);
+	struct sip_addr addr;
+	if (!hdr || sip_addr_decode(&addr, &hdr->val) != 0 || c->refer_not) {
+		(void)sip_treplyf(NULL, NULL, sip, msg, false, c->refer_not ? 491 : 400,
+				  c->refer_not ? "Request Pending" : "Bad Request",
+				  "Content-Length: 0\r\n\r\n");
+		return;
+	}
+	struct sipevent_event se = {.event = {"refer", 5}};
+	int err = sipevent_accept(&c->refer_not, c->s->evsock, msg, sipsess_dialog(c->sess), &se,
+				  202, "Accepted", 60, 60, 60, "irisx", "message/sipfrag", NULL,
+				  NULL, false, refer_not_close_h, c, NULL);
+	if (err) {
+		(void)sip_treplyf(NULL, NULL, sip, msg, false, 500, "Server Internal Error",
+				  "Content-Length: 0\r\n\r\n");
+		return;
+	}
+	(void)sipevent_notifyf(c->refer_not, NULL, SIPEVENT_ACTIVE, 0, 0, "SIP/2.0 100 Trying\r\n");
+	struct voice_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = VOICE_EV_REFER;
+	ev.call = c->id;
+	ev.code = 202;
+	copy_pl(ev.to, sizeof(ev.to), &addr.auri);
+	copy_pl(ev.from, sizeof(ev.from), &msg->from.auri);
+	engine_emit(c->s->e, &ev);
 }
 
 static void cmd_media(struct scall *c, int type, struct sig_cmd *cmd)
@@ -458,6 +576,7 @@ static bool any_h(struct le *le, void *arg)
 static void cmd_quit(struct sig *s)
 {
 	s->quitting = true;
+	trunk_close_all(s->x);
 	for (;;) {
 		struct le *le = hash_apply(s->calls, any_h, NULL);
 		if (!le)
@@ -470,9 +589,39 @@ static void cmd_quit(struct sig *s)
 	tmr_start(&s->quit_tmr, QUIT_GRACE_MS, quit_now, s);
 }
 
+/* The extras' commands (enum sigx_cmd_type); true if id was one. */
+static bool on_sigx_cmd(struct sig *s, int id, void *data)
+{
+	struct sig_cmd *cmd = data;
+	struct scall *c = NULL;
+	switch (id) {
+	case SIGX_PROGRESS:
+	case SIGX_HOLD:
+		c = find(s, cmd->call);
+		if (c && id == SIGX_PROGRESS)
+			cmd_progress(c);
+		else if (c)
+			cmd_hold(c, cmd->code != 0);
+		break;
+	case SIGX_TRUNK_ADD:
+		if (!s->quitting)
+			trunk_add(s->x, data);
+		break;
+	case SIGX_TRUNK_DEL:
+		trunk_del(s->x, ((struct sigx_trunk_cmd *)data)->id);
+		break;
+	default:
+		return false;
+	}
+	vx_free(data);
+	return true;
+}
+
 static void on_cmd(int id, void *data, void *arg)
 {
 	struct sig *s = arg;
+	if (on_sigx_cmd(s, id, data))
+		return;
 	struct sig_cmd *cmd = data;
 	struct scall *c = cmd && id != SIG_DIAL ? find(s, cmd->call) : NULL;
 	switch (id) {
@@ -583,6 +732,24 @@ static int add_transports(struct sig *s)
 	return r;
 }
 
+/* A DNS client for names and SRV (RFC 3263 through libre's sip_request); without one, only
+   IP literals can be dialled. */
+static void dns_setup(struct sig *s)
+{
+	struct sa srv[4];
+	uint32_t n = 4;
+	const char *cfg = s->e->cfg.dns_server;
+	char domain[64] = "";
+	if (cfg) {
+		if (sa_decode(&srv[0], cfg, strlen(cfg)) != 0)
+			return;
+		n = 1;
+	} else if (dns_srv_get(domain, sizeof(domain), srv, &n) != 0 || n == 0) {
+		return;
+	}
+	(void)dnsc_alloc(&s->dnsc, NULL, srv, n);
+}
+
 static int sig_setup(struct sig *s)
 {
 	int err = re_thread_init();
@@ -592,16 +759,27 @@ static int sig_setup(struct sig *s)
 	if ((err = hash_alloc(&s->calls, 1024)) != 0)
 		return -err;
 	tmr_init(&s->quit_tmr);
-	if ((err = sip_alloc(&s->sip, NULL, 1024, 1024, 1024, s->e->user_agent, NULL, NULL)) != 0)
+	int rx = sigx_alloc(s->e, &s->x);
+	if (rx < 0)
+		return rx;
+	s->e->sx = s->x;
+	dns_setup(s);
+	if ((err = sip_alloc(&s->sip, s->dnsc, 1024, 1024, 1024, s->e->user_agent, NULL, NULL)) !=
+	    0)
 		return -err;
+	s->x->sip = s->sip;
 	int r = add_transports(s);
 	if (r < 0)
 		return r;
 	/* order matters: listeners run in the order they were added */
-	if ((err = sip_listen(&s->lsnr_cap_req, s->sip, true, cap_h, s)) != 0 ||
+	if ((err = sip_listen(&s->lsnr_edge_req, s->sip, true, sigx_edge_h, s->x)) != 0 ||
+	    (err = sip_listen(&s->lsnr_edge_resp, s->sip, false, sigx_edge_resp_h, s->x)) != 0 ||
+	    (err = sip_listen(&s->lsnr_cap_req, s->sip, true, cap_h, s)) != 0 ||
 	    (err = sip_listen(&s->lsnr_cap_resp, s->sip, false, cap_h, s)) != 0 ||
 	    (err = sipsess_listen(&s->sock, s->sip, 1024, conn_h, s)) != 0 ||
-	    (err = sip_listen(&s->lsnr_opt, s->sip, true, options_h, s)) != 0)
+	    (err = sipevent_listen(&s->evsock, s->sip, 64, 64, NULL, NULL)) != 0 ||
+	    (err = sip_listen(&s->lsnr_opt, s->sip, true, options_h, s)) != 0 ||
+	    (err = sip_listen(&s->lsnr_reg, s->sip, true, registrar_h, s->x)) != 0)
 		return -err;
 	if ((err = mqueue_alloc(&s->mq, on_cmd, s)) != 0)
 		return -err;
@@ -615,14 +793,21 @@ static void sig_teardown(struct sig *s)
 	s->e->sig_mq = NULL;
 	s->mq = mem_deref(s->mq);
 	s->lsnr_opt = mem_deref(s->lsnr_opt);
+	s->lsnr_reg = mem_deref(s->lsnr_reg);
+	if (s->x)
+		trunk_close_all(s->x);
+	s->evsock = mem_deref(s->evsock);
 	if (s->sock)
 		sipsess_close_all(s->sock);
 	s->sock = mem_deref(s->sock);
 	s->lsnr_cap_req = mem_deref(s->lsnr_cap_req);
 	s->lsnr_cap_resp = mem_deref(s->lsnr_cap_resp);
+	s->lsnr_edge_req = mem_deref(s->lsnr_edge_req);
+	s->lsnr_edge_resp = mem_deref(s->lsnr_edge_resp);
 	if (s->sip)
 		sip_close(s->sip, true);
 	s->sip = mem_deref(s->sip);
+	s->dnsc = mem_deref(s->dnsc);
 	s->calls = mem_deref(s->calls);
 }
 
@@ -637,6 +822,8 @@ void *sig_main(void *arg)
 	if (e->sig_err == 0)
 		re_main(NULL);
 	sig_teardown(&s);
+	e->sx = NULL;
+	sigx_free(s.x);
 	re_thread_close();
 	return NULL;
 }

@@ -25,7 +25,32 @@ struct voice_config {
 	bool rtp_latch;		  /* accept RTP from the first source, not only the SDP one */
 	unsigned dial_timeout_ms; /* default per-call timeout of voice_call_dial */
 	const char *user_agent;	  /* User-Agent / Server header value */
+
+	/* ---- signalling extras (edge.c, registrar.c, trunk.c; docs/voice.md "Edge") ---- */
+	const char *scanner_agents; /* '|'-separated User-Agent substrings dropped unanswered;
+				       NULL: VOICE_SCANNER_AGENTS, "": none */
+	unsigned pike_reqs;	    /* initial requests per source IP per pike_window_ms; 0: off */
+	unsigned pike_window_ms;
+	unsigned ban_s;		 /* a source over a limit is dropped for this long */
+	const char *trusted_ips; /* comma-separated IP literals exempt from limits and bans */
+	size_t ruri_max;	 /* longer Request-URIs get 414 */
+	const char *realm;	 /* registrar digest realm; NULL: sip_addr */
+	unsigned nonce_ttl_s;	 /* a nonce older than this gets 401 stale=true */
+	unsigned reg_min_expires, reg_max_expires, reg_default_expires;
+	unsigned auth_fail_ip_max;   /* failed authentications per IP per window: then banned */
+	unsigned auth_fail_user_max; /* per user name (known or not) per window: then 403 */
+	unsigned auth_fail_window_s;
+	/* optional HA1 lookup (signalling thread; must not block): writes the lowercase hex HA1
+	   of user in realm for alg (enum voice_digest_alg) to out; -ENOENT if unknown */
+	int (*auth_lookup)(void *arg, const char *user, const char *realm, int alg, char out[65]);
+	void *auth_arg;
+	const char *dns_server; /* "IP:port" for names and SRV; NULL: the system's resolv.conf */
+	bool reg_offer_sha256;	/* a second WWW-Authenticate with SHA-256 (RFC 8760); off by
+				   default: libre 1.1.0 clients (baresip 1.0) fail on it */
 };
+
+#define VOICE_SCANNER_AGENTS                                                                       \
+	"friendly-scanner|sipcli|sipvicious|VaxSIPUserAgent|pplsip|sipsak-scanner"
 
 void voice_config_default(struct voice_config *cfg);
 
@@ -43,8 +68,13 @@ enum voice_event_type {
 	VOICE_EV_PROGRESS, /* outbound: the far end sent a provisional response (code) */
 	VOICE_EV_ANSWERED, /* the call is answered and media runs */
 	VOICE_EV_DTMF,	   /* a digit arrived (RFC 4733) */
-	VOICE_EV_PLAY_DONE, /* the current playback ended (code 0: played out, 1: stopped) */
-	VOICE_EV_HANGUP,    /* the call is over; the last event of a call */
+	VOICE_EV_PLAY_DONE,  /* the current playback ended (code 0: played out, 1: stopped) */
+	VOICE_EV_HANGUP,     /* the call is over; the last event of a call */
+	VOICE_EV_REFER,	     /* the far end asked for a transfer (202 sent); to: Refer-To URI */
+	VOICE_EV_TRUNK_UP,   /* call: trunk id; OPTIONS answered (code) after being down */
+	VOICE_EV_TRUNK_DOWN, /* call: trunk id; pings unanswered (code 408) or refused */
+	VOICE_EV_TRUNK_REG,  /* call: trunk id; REGISTER result (code 200 ok, else failed) */
+	VOICE_EV_DEVICE,     /* a device registered (code: expires s) or left (0); from: user */
 };
 
 /* Why a call ended (VOICE_EV_HANGUP cause). */
@@ -88,6 +118,15 @@ struct voice_stats {
 	uint64_t rtp_rejected;	   /* from a source other than the negotiated one, or malformed */
 	uint64_t sip_too_big;	   /* messages refused for size */
 	uint64_t events_dropped;   /* events lost because the owner's queue was full */
+	/* edge and registrar (sip.c, registrar.c) */
+	uint64_t sip_scanner_dropped; /* requests from scanner User-Agents, unanswered */
+	uint64_t sip_rate_dropped;    /* requests over the per-IP rate (the one that bans too) */
+	uint64_t sip_banned_dropped;  /* messages from banned sources */
+	uint64_t sip_bans;	      /* bans imposed (rate or authentication failures) */
+	uint64_t sip_too_many_hops;   /* Max-Forwards 0 (483) or malformed (400) */
+	uint64_t sip_ruri_too_long;   /* 414 */
+	uint64_t reg_ok, reg_challenged, reg_failed, reg_stale, reg_locked;
+	uint64_t reg_bindings; /* contacts bound now */
 };
 
 void voice_engine_stats(struct voice_engine *e, struct voice_stats *ret);
@@ -102,6 +141,9 @@ struct voice_dial {
 	const char *uri;      /* sip:user@IP[:port][;transport=tcp] */
 	const char *from_uri; /* NULL: sip:irisx@<sip_addr> */
 	unsigned timeout_ms;  /* 0: the engine's dial_timeout_ms */
+	/* appended: "device:USER" as uri dials the contact USER registered; digest credentials
+	   answer a 401/407 from the far end (carriers) */
+	const char *auth_user, *auth_pass;
 };
 
 /* Sends an INVITE with an SDP offer; events follow under *ret_call. */
@@ -219,6 +261,7 @@ struct voice_sdp_local {
 	uint16_t port;
 	uint64_t sess_id, version;
 	struct voice_sdp_choice choice; /* answers: the negotiated formats */
+	enum voice_sdp_dir dir;		/* offers: the direction (0: sendrecv) */
 };
 
 /* Writes an offer (PCMU, PCMA, telephone-event/101) into out; returns its length or -E2BIG. */
@@ -243,5 +286,83 @@ uint64_t voice_ticker_due_us(const struct voice_ticker *t); /* due time of tick 
    tick is. Advances n past every due tick. */
 unsigned voice_ticker_advance(struct voice_ticker *t, uint64_t now_us, unsigned max_run,
 			      uint64_t *ret_first, uint64_t *ret_late_us, uint64_t *ret_skipped);
+
+/* ---- signalling extras: registrar users, trunks, early media (registrar.c, trunk.c) ---- */
+
+/* Adds or replaces a device user of the registrar: the lowercase hex HA1s
+   (H(user:realm:password)), never the password; either may be NULL, not both. realm NULL:
+   the engine's realm. -EINVAL on a bad argument. Any thread. */
+int voice_engine_add_user(struct voice_engine *e, const char *user, const char *realm,
+			  const char *ha1_md5, const char *ha1_sha256);
+/* Removes a user (its bindings stay until they expire). -ENOENT if unknown. */
+int voice_engine_remove_user(struct voice_engine *e, const char *user, const char *realm);
+/* The newest live contact a user registered, into out; -ENOENT if none. Any thread. */
+int voice_engine_device_contact(struct voice_engine *e, const char *user, char *out, size_t cap);
+
+/* Answers an inbound call with 183 and our SDP so media flows before the 200 (early media);
+   voice_call_answer still sends the 200 later. */
+int voice_call_progress(struct voice_engine *e, uint64_t call);
+/* Re-INVITE: hold (sendonly offer) or resume (sendrecv). */
+int voice_call_hold(struct voice_engine *e, uint64_t call, bool hold);
+
+/* A carrier trunk: outbound REGISTER (refreshed by libre's sipreg) and OPTIONS health pings. */
+struct voice_trunk {
+	const char *uri;	     /* sip:host[:port][;transport=tcp] */
+	const char *user, *password; /* digest credentials for REGISTER */
+	unsigned register_expires;   /* 0: no REGISTER; else Expires asked for */
+	unsigned ping_ms;	     /* 0: no pings; else OPTIONS every ping_ms */
+	unsigned down_after;	     /* unanswered pings before DOWN (0: 2) */
+};
+
+/* Starts a trunk; events VOICE_EV_TRUNK_* carry *ret_id in their call field. */
+int voice_trunk_add(struct voice_engine *e, const struct voice_trunk *t, uint64_t *ret_id);
+/* Stops it (un-REGISTERs). */
+int voice_trunk_remove(struct voice_engine *e, uint64_t id);
+
+/* ---- signalling primitives (pure: edge.c, digest.c) ---- */
+
+/* True if ua (n bytes) contains, ignoring case, one of the '|'-separated items of list. */
+bool voice_ua_listed(const char *list, const char *ua, size_t n);
+
+/* Counts events per key in fixed windows; a key over limit is banned for ban_us. Keys up to
+   15 bytes are kept as they are, longer ones by a SHA-256 prefix. */
+struct voice_limiter;
+
+enum { VOICE_LIMIT_OK, VOICE_LIMIT_TRIPPED, VOICE_LIMIT_BANNED };
+
+int voice_limiter_alloc(unsigned limit, uint64_t window_us, uint64_t ban_us, size_t cap,
+			struct voice_limiter **ret);
+void voice_limiter_free(struct voice_limiter *l); /* NULL-safe */
+/* Counts one event for key (count false: only looks). VOICE_LIMIT_TRIPPED: this event went
+   over the limit and the key is banned from now; VOICE_LIMIT_BANNED: it already was;
+   -ENOSPC: the table is full of live keys (the event is not counted). */
+int voice_limiter_hit(struct voice_limiter *l, const void *key, size_t n, bool count,
+		      uint64_t now_us);
+size_t voice_limiter_size(const struct voice_limiter *l); /* keys tracked */
+
+enum voice_digest_alg { VOICE_DIGEST_MD5, VOICE_DIGEST_SHA256 };
+
+/* An Authorization (or Proxy-Authorization) header value, Digest scheme (RFC 3261, 8760). */
+struct voice_digest {
+	char username[64], realm[64], nonce[96], uri[256], response[72];
+	char cnonce[96], nc[12], qop[12], opaque[72];
+	enum voice_digest_alg alg;
+};
+
+/* Parses a Digest credentials value. -EINVAL if malformed or a required field is missing,
+   -E2BIG if a field is too long, -ENOTSUP for another scheme, algorithm or qop. */
+int voice_digest_parse(const char *s, size_t n, struct voice_digest *ret);
+/* HA1 = H(user:realm:password) in lowercase hex (32 or 64 characters). */
+int voice_digest_ha1(enum voice_digest_alg alg, const char *user, const char *realm,
+		     const char *password, char out[65]);
+/* The response d should carry for method, given HA1 (hex). */
+int voice_digest_expected(const struct voice_digest *d, const char *ha1, const char *method,
+			  char out[65]);
+/* A stateless nonce: issue time, randomness and an HMAC-SHA256 tag under key (64 hex). */
+void voice_nonce_make(const uint8_t key[32], const char *realm, uint64_t now_s, char out[65]);
+/* 0 if nonce is ours and younger than ttl_s; -ETIMEDOUT if ours but older (stale); -EINVAL
+   if not ours. */
+int voice_nonce_check(const uint8_t key[32], const char *realm, const char *nonce, uint64_t now_s,
+		      unsigned ttl_s);
 
 #endif

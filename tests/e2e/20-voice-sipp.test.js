@@ -99,7 +99,7 @@ test('OPTIONS is answered; a message over the size cap gets 513 and nothing else
 		const ok = await udpExchange(uas.port, options(uas.port));
 		assert.equal(ok.length, 1, JSON.stringify(ok));
 		assert.match(ok[0], /^SIP\/2.0 200 OK\r\n/);
-		assert.match(ok[0], /\r\nAllow: INVITE, ACK, BYE, CANCEL, OPTIONS\r\n/);
+		assert.match(ok[0], /\r\nAllow: INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, REFER, NOTIFY\r\n/);
 		const big = await udpExchange(uas.port, options(uas.port, { pad: 5000 }));
 		assert.equal(big.length, 1, JSON.stringify(big));
 		assert.match(big[0], /^SIP\/2.0 513 /);

@@ -14,6 +14,11 @@ struct opts {
 	const char *wav, *dial, *send_dtmf;
 	unsigned answer_delay_ms, hangup_ms, dial_count, dial_timeout_ms;
 	bool hangup_on_pound;
+	/* signalling extras */
+	const char *users[8], *auth_user, *auth_pass;
+	size_t nusers;
+	bool progress, dial_on_register;
+	struct voice_trunk trunk;
 };
 
 /* Calls waiting for a delayed answer or a timed hangup. */
@@ -87,6 +92,8 @@ static void on_incoming(struct voice_engine *e, const struct opts *o, const stru
 		voice_call_reject(e, ev->call, 486);
 		return;
 	}
+	if (o->progress)
+		voice_call_progress(e, ev->call);
 	if (o->answer_delay_ms)
 		add_timer(ev->call, o->answer_delay_ms, false);
 	else
@@ -102,6 +109,47 @@ static void on_answered(struct voice_engine *e, const struct opts *o, struct voi
 		voice_call_send_dtmf(e, ev->call, o->send_dtmf);
 	if (o->hangup_ms)
 		add_timer(ev->call, o->hangup_ms, true);
+}
+
+static void dial_one(struct voice_engine *e, const struct opts *o, const char *uri)
+{
+	uint64_t id;
+	struct voice_dial d = {.uri = uri,
+			       .timeout_ms = o->dial_timeout_ms,
+			       .auth_user = o->auth_user,
+			       .auth_pass = o->auth_pass};
+	if (voice_call_dial(e, &d, &id) == 0)
+		printf("DIALING call=%llu\n", (unsigned long long)id);
+}
+
+static void on_extra_event(struct voice_engine *e, const struct opts *o,
+			   const struct voice_event *ev)
+{
+	unsigned long long id = (unsigned long long)ev->call;
+	switch (ev->type) {
+	case VOICE_EV_REFER:
+		printf("REFER call=%llu to=%s\n", id, ev->to);
+		break;
+	case VOICE_EV_TRUNK_UP:
+		printf("TRUNK_UP id=%llu code=%d\n", id, ev->code);
+		break;
+	case VOICE_EV_TRUNK_DOWN:
+		printf("TRUNK_DOWN id=%llu code=%d\n", id, ev->code);
+		break;
+	case VOICE_EV_TRUNK_REG:
+		printf("TRUNK_REG id=%llu code=%d\n", id, ev->code);
+		break;
+	case VOICE_EV_DEVICE:
+		printf("DEVICE user=%s contact=%s expires=%d\n", ev->from, ev->to, ev->code);
+		if (o->dial_on_register && ev->code > 0) {
+			char uri[160];
+			snprintf(uri, sizeof(uri), "device:%s", ev->from);
+			dial_one(e, o, uri);
+		}
+		break;
+	default:
+		break;
+	}
 }
 
 static void on_event(struct voice_engine *e, const struct opts *o, struct voice_audio *a,
@@ -130,13 +178,86 @@ static void on_event(struct voice_engine *e, const struct opts *o, struct voice_
 		drop_timers(ev->call);
 		printf("HANGUP call=%llu code=%d cause=%s\n", id, ev->code, cause_name(ev->cause));
 		break;
+	default:
+		on_extra_event(e, o, ev);
+		break;
 	}
+}
+
+/* Flags of the signalling extras (edge, registrar, trunks); -EINVAL if k is none of them. */
+static int parse_extra(struct opts *o, const char *k, const char *v, unsigned long n)
+{
+	if (!strcmp(k, "--pike"))
+		o->cfg.pike_reqs = (unsigned)n;
+	else if (!strcmp(k, "--pike-window"))
+		o->cfg.pike_window_ms = (unsigned)n;
+	else if (!strcmp(k, "--ban"))
+		o->cfg.ban_s = (unsigned)n;
+	else if (!strcmp(k, "--scanners"))
+		o->cfg.scanner_agents = v;
+	else if (!strcmp(k, "--trusted"))
+		o->cfg.trusted_ips = v;
+	else if (!strcmp(k, "--realm"))
+		o->cfg.realm = v;
+	else if (!strcmp(k, "--nonce-ttl"))
+		o->cfg.nonce_ttl_s = (unsigned)n;
+	else if (!strcmp(k, "--reg-min"))
+		o->cfg.reg_min_expires = (unsigned)n;
+	else if (!strcmp(k, "--fail-ip"))
+		o->cfg.auth_fail_ip_max = (unsigned)n;
+	else if (!strcmp(k, "--fail-user"))
+		o->cfg.auth_fail_user_max = (unsigned)n;
+	else if (!strcmp(k, "--user") && o->nusers < 8)
+		o->users[o->nusers++] = v; /* name:password */
+	else if (!strcmp(k, "--auth-user"))
+		o->auth_user = v;
+	else if (!strcmp(k, "--auth-pass"))
+		o->auth_pass = v;
+	else if (!strcmp(k, "--trunk"))
+		o->trunk.uri = v;
+	else if (!strcmp(k, "--trunk-user"))
+		o->trunk.user = v;
+	else if (!strcmp(k, "--trunk-pass"))
+		o->trunk.password = v;
+	else if (!strcmp(k, "--trunk-register"))
+		o->trunk.register_expires = (unsigned)n;
+	else if (!strcmp(k, "--trunk-ping"))
+		o->trunk.ping_ms = (unsigned)n;
+	else if (!strcmp(k, "--sha256"))
+		o->cfg.reg_offer_sha256 = n != 0;
+	else if (!strcmp(k, "--dns"))
+		o->cfg.dns_server = v;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* Users given as name:password become HA1s here; the engine never sees the password. */
+static int add_users(struct voice_engine *e, const struct opts *o)
+{
+	const char *realm = o->cfg.realm ? o->cfg.realm : o->cfg.sip_addr;
+	for (size_t i = 0; i < o->nusers; i++) {
+		char name[64], md5[65], sha[65];
+		const char *colon = strchr(o->users[i], ':');
+		if (!colon || (size_t)(colon - o->users[i]) >= sizeof(name))
+			return -EINVAL;
+		snprintf(name, sizeof(name), "%.*s", (int)(colon - o->users[i]), o->users[i]);
+		if (voice_digest_ha1(VOICE_DIGEST_MD5, name, realm, colon + 1, md5) < 0 ||
+		    voice_digest_ha1(VOICE_DIGEST_SHA256, name, realm, colon + 1, sha) < 0)
+			return -EINVAL;
+		int r = voice_engine_add_user(e, name, NULL, md5, sha);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 static int parse(int argc, char **argv, struct opts *o)
 {
 	voice_config_default(&o->cfg);
 	o->cfg.media_threads = 1;
+	o->cfg.pike_reqs =
+	    0; /* off unless --pike: the e2e tests and the bench all come from 127.0.0.1 */
 	o->dial_count = 1;
 	for (int i = 1; i < argc; i++) {
 		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -147,6 +268,10 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->hangup_on_pound = true;
 		else if (!strcmp(k, "--no-tcp"))
 			o->cfg.tcp = false;
+		else if (!strcmp(k, "--progress"))
+			o->progress = true;
+		else if (!strcmp(k, "--dial-on-register"))
+			o->dial_on_register = true;
 		else
 			flag = false;
 		if (flag)
@@ -181,7 +306,7 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->dial_timeout_ms = (unsigned)n;
 		else if (!strcmp(k, "--send-dtmf"))
 			o->send_dtmf = v;
-		else
+		else if (parse_extra(o, k, v, n) < 0)
 			return -EINVAL;
 	}
 	return 0;
@@ -191,6 +316,15 @@ static void print_stats(struct voice_engine *e)
 {
 	struct voice_stats st;
 	voice_engine_stats(e, &st);
+	printf("SIGSTATS scanner=%llu rate=%llu banned=%llu bans=%llu hops=%llu ruri=%llu "
+	       "reg_ok=%llu reg_challenged=%llu reg_failed=%llu reg_stale=%llu reg_locked=%llu "
+	       "bindings=%llu\n",
+	       (unsigned long long)st.sip_scanner_dropped, (unsigned long long)st.sip_rate_dropped,
+	       (unsigned long long)st.sip_banned_dropped, (unsigned long long)st.sip_bans,
+	       (unsigned long long)st.sip_too_many_hops, (unsigned long long)st.sip_ruri_too_long,
+	       (unsigned long long)st.reg_ok, (unsigned long long)st.reg_challenged,
+	       (unsigned long long)st.reg_failed, (unsigned long long)st.reg_stale,
+	       (unsigned long long)st.reg_locked, (unsigned long long)st.reg_bindings);
 	printf("STATS calls=%llu media_calls=%llu rx=%llu tx=%llu rejected=%llu ticks=%llu "
 	       "late_max_us=%llu skipped=%llu too_big=%llu dropped=%llu\n",
 	       (unsigned long long)st.calls, (unsigned long long)st.media_calls,
@@ -226,13 +360,18 @@ int main(int argc, char **argv)
 		voice_audio_unref(a);
 		return 1;
 	}
-	printf("READY port=%u\n", voice_engine_sip_port(e));
-	for (unsigned i = 0; o.dial && i < o.dial_count; i++) {
-		uint64_t id;
-		struct voice_dial d = {.uri = o.dial, .timeout_ms = o.dial_timeout_ms};
-		if (voice_call_dial(e, &d, &id) == 0)
-			printf("DIALING call=%llu\n", (unsigned long long)id);
+	if ((r = add_users(e, &o)) < 0) {
+		fprintf(stderr, "voice_uas: --user: %s\n", strerror(-r));
+		voice_engine_stop(e);
+		voice_audio_unref(a);
+		return 1;
 	}
+	uint64_t trunk_id;
+	if (o.trunk.uri && voice_trunk_add(e, &o.trunk, &trunk_id) == 0)
+		printf("TRUNK id=%llu\n", (unsigned long long)trunk_id);
+	printf("READY port=%u\n", voice_engine_sip_port(e));
+	for (unsigned i = 0; o.dial && i < o.dial_count; i++)
+		dial_one(e, &o, o.dial);
 	while (!stop_flag) {
 		struct voice_event ev;
 		if (voice_engine_next_event(e, &ev, 20) == 1)

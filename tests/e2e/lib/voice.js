@@ -209,4 +209,66 @@ function options(port, { pad = 0, branch = Math.random().toString(16).slice(2) }
 	return lines.join('\r\n');
 }
 
-module.exports = { Uas, sipp, udpExchange, options, UAS };
+
+/* SIPp as the far end (a carrier or a device) listening on its own free port: opts {scenario,
+   calls, timeout, keys {name: value}, extra}. Returns {port, done} where done resolves like
+   sipp()'s result once SIPp exits. */
+async function sippServerOnce(o) {
+	const dir = tmpDir('sipps');
+	const port = await freePort();
+	const mport = await freePort();
+	const args = ['-sf', path.join(SCEN, o.scenario), '-i', '127.0.0.1', '-p', String(port), '-mi', '127.0.0.1',
+		'-mp', String(mport), '-m', String(o.calls || 1), '-nostdin', '-timeout', String(o.timeout || 20),
+		'-timeout_error', '-trace_screen', '-trace_err'];
+	for (const [k, v] of Object.entries(o.keys || {}))
+		args.push('-key', k, String(v));
+	args.push(...(o.extra || []));
+	const c = spawn('sipp', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+	children.add(c);
+	let out = '';
+	c.stdout.on('data', (d) => (out += d));
+	c.stderr.on('data', (d) => (out += d));
+	const done = (async () => {
+		const exited = await waitExit(c, ((o.timeout || 20) + 10) * 1000);
+		if (!exited) {
+			c.kill('SIGKILL');
+			await waitExit(c, 5000);
+		}
+		children.delete(c);
+		const read = (suffix) => {
+			const f = fs.readdirSync(dir).find((n) => n.endsWith(suffix));
+			return f ? fs.readFileSync(path.join(dir, f), 'latin1') : '';
+		};
+		const screen = read('_screen.log');
+		const errors = read('_errors.log');
+		rmDir(dir);
+		const num = (re) => {
+			const m = re.exec(screen);
+			return m ? +m[1] : -1;
+		};
+		return {
+			code: c.exitCode,
+			ok: num(/Successful call\s*\|\s*\d+\s*\|\s*(\d+)/),
+			failed: num(/Failed call\s*\|\s*\d+\s*\|\s*(\d+)/),
+			describe() {
+				return `sipp exit ${c.exitCode}\n${screen.slice(-2500)}\n${errors.slice(-2500)}\n${out.slice(-1000)}`;
+			},
+		};
+	})();
+	await sleep(300); /* let it bind */
+	return { port, done, kill: () => c.kill('SIGTERM'), exited: () => c.exitCode !== null || c.signalCode !== null };
+}
+
+/* SIPp binds -mp and the next ports too; a free port's neighbour may be taken: retry. */
+async function sippServer(o = {}) {
+	let s;
+	for (let i = 0; i < 4; i++) {
+		s = await sippServerOnce(o);
+		if (!s.exited())
+			return s;
+		await s.done;
+	}
+	return s;
+}
+
+module.exports = { Uas, sipp, sippServer, udpExchange, options, UAS };
