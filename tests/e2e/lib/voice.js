@@ -121,7 +121,19 @@ class Uas {
 
 /* Runs SIPp against the helper: opts {scenario (file in tests/e2e/voice) or sn, service, calls,
    rate, hold (ms), tcp, rtpEcho, extra}. Returns {code, ok, failed, screen, errors, out}. */
+/* Runs SIPp as a client; a port another process took between freePort() and SIPp's bind
+   (SIPp exits 254 "Address already in use" before sending anything) is retried with new
+   ports. */
 async function sipp(uas, o = {}) {
+	for (let attempt = 0; ; attempt++) {
+		const r = await sippOnce(uas, o);
+		const clash = r.code === 254 && /Address already in use|errno = 98/.test(r.screen + r.errors + r.out);
+		if (!clash || attempt >= 4)
+			return r;
+	}
+}
+
+async function sippOnce(uas, o = {}) {
 	const dir = tmpDir('sipp');
 	const lport = await freePort();
 	const mport = await freePort();
