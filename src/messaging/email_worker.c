@@ -43,8 +43,12 @@ static int eresult_fn(struct store_tx *tx, void *arg)
 	if ((r = store_email_get(tx, NULL, e->id, &row)) < 0)
 		return r;
 	const char *tenant = json_str(row, "tenant_id");
-	json_t *data = json_pack("{s:s,s:s,s:s,s:i}", "email_id", e->id, "status", e->status,
-				 "subject", json_str(row, "subject"), "smtp_code", e->code);
+	json_t *to = json_loads(json_str(row, "rcpt") ? json_str(row, "rcpt") : "[]", 0, NULL);
+	json_t *data =
+	    json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:i}", "email_id", e->id, "account_sid", tenant,
+		      "from", json_str(row, "from_addr"), "to", to ? to : json_array(), "subject",
+		      json_str(row, "subject"), "status", e->status, "message_id",
+		      json_str(row, "message_id_header"), "smtp_code", e->code);
 	if (e->error)
 		json_object_set_new(data, "error_message", json_string(e->error));
 	char type[32];

@@ -73,9 +73,15 @@ static int notify_fn(struct store_tx *tx, void *arg)
 	const char *tenant = row_s(row, "tenant_id");
 	char type[48];
 	snprintf(type, sizeof(type), "message.%s", n->status);
-	json_t *data = json_pack("{s:s,s:s,s:s,s:s,s:I}", "message_sid", n->id, "from",
-				 row_s(row, "from_addr"), "to", row_s(row, "to_addr"), "status",
-				 n->status, "segments", (json_int_t)json_int(row, "segments", 1));
+	json_t *price = json_object_get(row, "price_micros");
+	json_t *data =
+	    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:s}", "message_sid", n->id, "account_sid",
+		      tenant, "from", row_s(row, "from_addr"), "to", row_s(row, "to_addr"),
+		      "direction", row_s(row, "direction"), "status", n->status, "segments",
+		      (json_int_t)json_int(row, "segments", 1), "price",
+		      json_is_integer(price) ? json_real((double)json_integer_value(price) / 1e6)
+					     : json_null(),
+		      "price_unit", "USD");
 	if (n->error_code)
 		json_object_set_new(data, "error_code", json_string(n->error_code));
 	if (n->error_message)
@@ -183,6 +189,11 @@ static void finish_with(struct sms_ctx *c, const char *status, const char *code,
 {
 	static const char *const open_states[] = {"queued", "sending", NULL};
 	char *att = json_dumps(c->attempts, JSON_COMPACT);
+	/* the price of the route that took it (the quote at acceptance was the cheapest's) */
+	int64_t price = -1;
+	for (int i = 0; provider && i < c->nroutes; i++)
+		if (!strcmp(c->routes[i].id, provider) && c->routes[i].cost >= 0)
+			price = c->routes[i].cost * json_int(c->row, "segments", 1);
 	struct notify n = {.id = row_s(c->row, "id"),
 			   .status = status,
 			   .error_code = code,
@@ -194,7 +205,7 @@ static void finish_with(struct sms_ctx *c, const char *status, const char *code,
 				 .attempts = att,
 				 .error_code = code,
 				 .error_message = why,
-				 .price_micros = -1,
+				 .price_micros = price,
 				 .sent = !strcmp(status, "sent"),
 				 .done = strcmp(status, "sent") != 0}};
 	int r = notify(c->m, &n);
@@ -586,8 +597,10 @@ static int inbound_fn(struct store_tx *tx, void *arg)
 				    .provider_id = in->provider_id};
 	if (r >= 0)
 		r = store_message_insert(tx, &msg);
-	json_t *data = json_pack("{s:s,s:s,s:s,s:s,s:i}", "message_sid", in->id, "from", in->from,
-				 "to", in->to, "body", in->text, "segments", plan.segments);
+	json_t *data =
+	    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i}", "message_sid", in->id, "account_sid",
+		      tenant, "from", in->from, "to", in->to, "direction", "inbound", "status",
+		      "received", "body", in->text, "segments", plan.segments);
 	if (r >= 0)
 		r = webhooks_emit_tx(in->m->bus, tx, tenant, "message.received", data, NULL, NULL);
 	json_decref(data);

@@ -136,8 +136,12 @@ int messaging_sms_submit_tx(struct bus *bus, struct store_tx *tx, const struct s
 			    .delay_us = r->send_at_us > now ? r->send_at_us - now : 0};
 	if ((rr = bus_publish_tx(bus, tx, &p, NULL)) < 0)
 		return rr;
-	json_t *data = json_pack("{s:s,s:s,s:s,s:i}", "message_sid", ret->id, "from", r->from, "to",
-				 r->to, "segments", plan.segments);
+	json_t *data = json_pack(
+	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:o,s:s}", "message_sid", ret->id, "account_sid",
+	    r->tenant_id, "from", r->from, "to", r->to, "direction", "outbound-api", "status",
+	    "queued", "segments", plan.segments, "price",
+	    ret->price_micros >= 0 ? json_real((double)ret->price_micros / 1e6) : json_null(),
+	    "price_unit", "USD");
 	rr = webhooks_emit_tx(bus, tx, r->tenant_id, "message.queued", data, NULL, NULL);
 	json_decref(data);
 	return rr < 0 ? rr : 0;
@@ -307,9 +311,11 @@ int messaging_email_submit_tx(struct bus *bus, struct store_tx *tx, const char *
 	if (r >= 0)
 		r = bus_publish_tx(bus, tx, &p, NULL);
 	/* subject may point into the template's row: freed after its last use */
-	json_t *data = r < 0 ? NULL
-			     : json_pack("{s:s,s:s,s:s}", "email_id", ret_id, "from", from,
-					 "subject", subject);
+	json_t *data =
+	    r < 0 ? NULL
+		  : json_pack("{s:s,s:s,s:s,s:O,s:s,s:s}", "email_id", ret_id, "account_sid",
+			      tenant_id, "from", from, "to", json_object_get(req, "to"), "subject",
+			      subject, "status", "queued");
 	json_decref(trow);
 	if (r < 0)
 		return r;

@@ -84,6 +84,7 @@ before(async () => {
 	h.expectStatus(await admin('POST', '/v1/admin/phone-numbers', { number: NUM, tenant_id: T.tenantId }), 201);
 	h.expectStatus(await admin('POST', '/v1/admin/sender-ids', { tenant_id: T.tenantId, sender: 'ACME' }), 201);
 	await smsc.waitFor((e) => e.event === 'bind', 10000);
+	h.expectStatus(await srv.req('POST', '/v1/webhooks', { token: T.token, json: { url: hook.url('/events'), events: ['message.*', 'email.*'] } }), 201);
 });
 after(async () => {
 	for (const x of [hook, fakeTw])
@@ -123,6 +124,17 @@ describe('SMS', () => {
 		await hook.waitFor(() => hook.on('/sms-status').some((x) => /MessageStatus=delivered/.test(x.body)), 10000, 'delivered callback');
 		const statuses = hook.on('/sms-status').map((x) => new URLSearchParams(x.body).get('MessageStatus'));
 		assert.deepEqual(statuses.filter((s) => s !== 'queued'), ['sent', 'delivered']);
+		// and message.* events on the tenant's webhook, in the documented shape
+		await hook.waitFor(() => hook.on('/events').some((x) => JSON.parse(x.body).type === 'message.delivered'), 10000, 'message.delivered event');
+		const evs = hook.on('/events').map((x) => JSON.parse(x.body)).filter((e) => e.data.message_sid === m.id);
+		assert.deepEqual(evs.map((e) => e.type).sort(), ['message.delivered', 'message.queued', 'message.sent']);
+		const d = evs.find((e) => e.type === 'message.delivered').data;
+		assert.equal(d.account_sid, T.tenantId);
+		assert.equal(d.direction, 'outbound-api');
+		assert.equal(d.status, 'delivered');
+		assert.equal(d.price, 0.005, 'billed at the rate of the route that took it (1555 prefix)');
+		assert.equal(done.price, 0.005);
+		assert.equal(d.provider_id, prov.id);
 	});
 
 	test('encoding: GSM-7 extension table, UCS-2 for emoji, concatenation on the wire', async () => {
