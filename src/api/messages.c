@@ -47,19 +47,42 @@ json_t *present_message(json_t *row)
 	return o;
 }
 
+static int check_fn(struct store_tx *tx, void *arg)
+{
+	struct mctx *c = arg;
+	return messaging_sms_check_tx(tx, &c->sms, &c->acc, &c->why);
+}
+
+/* In the write transaction (or replayed from an Idempotency-Key, which wins over a check
+   that would now refuse): the refusal found by the read-side check, or the inserts. */
 static int send_fn(struct store_tx *tx, void *arg)
 {
 	struct mctx *c = arg;
-	int r = messaging_sms_submit_tx(c->req->app->bus, tx, &c->sms, &c->acc, &c->why);
-	if (r == -EINVAL && c->why.code)
+	if (c->why.code)
 		return refusal(c->req, &c->why);
-	json_t *row;
-	if (r < 0 || (r = store_message_get(tx, c->sms.tenant_id, c->acc.id, &row)) < 0)
+	int r = messaging_sms_enqueue_tx(c->req->app->bus, tx, &c->sms, &c->acc);
+	if (r < 0)
 		return r;
+	/* the answer is built from what was inserted, without reading the row back */
+	char ts[TIME_RFC3339_LEN];
+	time_fmt(time_now_us(), ts);
+	json_t *o = json_pack(
+	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:o,s:s,s:[],s:n,s:n,s:n,s:s?,s:o,s:s,s:s,s:n,s:"
+	    "n}",
+	    "id", c->acc.id, "tenant_id", c->sms.tenant_id, "direction", "outbound-api", "from",
+	    c->sms.from, "to", c->sms.to, "body", c->sms.body, "status", "queued", "encoding",
+	    c->acc.encoding, "segments", c->acc.segments, "price",
+	    c->acc.price_micros >= 0 ? json_real((double)c->acc.price_micros / 1e6) : json_null(),
+	    "price_unit", "USD", "attempts", "provider_id", "error_code", "error_message",
+	    "status_callback", c->sms.status_callback, "validity_period",
+	    c->sms.validity_s > 0 ? json_integer(c->sms.validity_s) : json_null(), "created_at", ts,
+	    "updated_at", ts, "sent_at", "done_at");
+	char sa[TIME_RFC3339_LEN];
+	json_object_set_new(o, "send_at",
+			    c->sms.send_at_us ? json_string(time_fmt(c->sms.send_at_us, sa))
+					      : json_null());
 	snprintf(c->req->resource_id, sizeof(c->req->resource_id), "%s", c->acc.id);
-	http_reply(c->req, 201, present_message(row));
-	json_decref(row);
-	return 0;
+	return http_reply(c->req, 201, o);
 }
 
 int h_messages_create(struct http_req *req)
@@ -95,7 +118,11 @@ int h_messages_create(struct http_req *req)
 			return http_error(req, 400, "invalid_field",
 					  "send_at is at most 35 days ahead", "send_at");
 	}
-	int r = http_write(req, req->who.tenant_id, send_fn, &c);
+	/* the checks read on this connection's thread, in parallel with other requests */
+	int r = store_tx(req->app->st, req->who.tenant_id, STORE_READ, check_fn, &c);
+	if (r < 0 && !(r == -EINVAL && c.why.code))
+		return r;
+	r = http_write(req, req->who.tenant_id, send_fn, &c);
 	bus_kick(req->app->bus);
 	return r;
 }

@@ -44,8 +44,16 @@ struct sms_accepted {
 	int segments;
 	int64_t price_micros; /* of the cheapest route, -1 if none is priced */
 };
-/* Validates and enqueues in tx. 0; or -EINVAL with *ret_why filled (E.164, sender not the
-   tenant's, opted-out recipient, body, no route...). */
+/* The checks alone (a read transaction will do: the API runs them before its write, so the
+   writer thread only inserts): 0 with *ret filled (id, encoding, segments, price), or
+   -EINVAL with *ret_why filled (E.164, sender not the tenant's, opted-out recipient,
+   body...). */
+int messaging_sms_check_tx(struct store_tx *tx, const struct sms_request *r,
+			   struct sms_accepted *ret, struct messaging_refusal *ret_why);
+/* The enqueue alone, after a successful check: message row, job, message.queued event. */
+int messaging_sms_enqueue_tx(struct bus *bus, struct store_tx *tx, const struct sms_request *r,
+			     const struct sms_accepted *acc);
+/* Both in one transaction. */
 int messaging_sms_submit_tx(struct bus *bus, struct store_tx *tx, const struct sms_request *r,
 			    struct sms_accepted *ret, struct messaging_refusal *ret_why);
 /* queued -> canceled. 1 if canceled, 0 if it had already left the queue. */

@@ -64,8 +64,8 @@ static int64_t route_cost(struct store_tx *tx, const char *tenant_id, const char
 	return best;
 }
 
-int messaging_sms_submit_tx(struct bus *bus, struct store_tx *tx, const struct sms_request *r,
-			    struct sms_accepted *ret, struct messaging_refusal *w)
+int messaging_sms_check_tx(struct store_tx *tx, const struct sms_request *r,
+			   struct sms_accepted *ret, struct messaging_refusal *w)
 {
 	if (!messaging_e164_valid(r->to))
 		return refuse(w, 400, "invalid_to", "to must be an E.164 number (+15551234567)",
@@ -109,6 +109,12 @@ int messaging_sms_submit_tx(struct bus *bus, struct store_tx *tx, const struct s
 	ret->encoding = plan.coding == SMS_GSM7 ? "GSM-7" : "UCS-2";
 	ret->segments = plan.segments;
 	ret->price_micros = cost >= 0 ? cost * plan.segments : -1;
+	return 0;
+}
+
+int messaging_sms_enqueue_tx(struct bus *bus, struct store_tx *tx, const struct sms_request *r,
+			     const struct sms_accepted *ret)
+{
 	struct store_message m = {.id = ret->id,
 				  .tenant_id = r->tenant_id,
 				  .direction = "outbound-api",
@@ -118,7 +124,7 @@ int messaging_sms_submit_tx(struct bus *bus, struct store_tx *tx, const struct s
 				  .status = "queued",
 				  .encoding = ret->encoding,
 				  .status_callback = r->status_callback,
-				  .segments = plan.segments,
+				  .segments = ret->segments,
 				  .validity_s = r->validity_s,
 				  .price_micros = ret->price_micros,
 				  .send_at_us = r->send_at_us};
@@ -139,12 +145,19 @@ int messaging_sms_submit_tx(struct bus *bus, struct store_tx *tx, const struct s
 	json_t *data = json_pack(
 	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:o,s:s}", "message_sid", ret->id, "account_sid",
 	    r->tenant_id, "from", r->from, "to", r->to, "direction", "outbound-api", "status",
-	    "queued", "segments", plan.segments, "price",
+	    "queued", "segments", ret->segments, "price",
 	    ret->price_micros >= 0 ? json_real((double)ret->price_micros / 1e6) : json_null(),
 	    "price_unit", "USD");
 	rr = webhooks_emit_tx(bus, tx, r->tenant_id, "message.queued", data, NULL, NULL);
 	json_decref(data);
 	return rr < 0 ? rr : 0;
+}
+
+int messaging_sms_submit_tx(struct bus *bus, struct store_tx *tx, const struct sms_request *r,
+			    struct sms_accepted *ret, struct messaging_refusal *w)
+{
+	int r2 = messaging_sms_check_tx(tx, r, ret, w);
+	return r2 < 0 ? r2 : messaging_sms_enqueue_tx(bus, tx, r, ret);
 }
 
 int messaging_sms_cancel_tx(struct store_tx *tx, const char *tenant_id, const char *id)
