@@ -27,6 +27,7 @@ void voice_config_default(struct voice_config *cfg)
 	cfg->sip_max_msg = 16384;
 	cfg->dial_timeout_ms = 60000;
 	cfg->user_agent = "irisx";
+	cfg->media_rt_priority = 10;
 }
 
 static pthread_once_t libre_once = PTHREAD_ONCE_INIT;
@@ -89,7 +90,7 @@ static int check_config(struct voice_engine *e, const struct voice_config *cfg)
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		e->cfg.media_threads = n > 1 ? (unsigned)(n - 1) : 1;
 	}
-	if (e->cfg.media_threads > 64)
+	if (e->cfg.media_threads > 64 || cfg->media_rt_priority < 0 || cfg->media_rt_priority > 99)
 		return -EINVAL;
 	return 0;
 }
@@ -296,6 +297,9 @@ void voice_engine_stats(struct voice_engine *e, struct voice_stats *ret)
 		ret->rtp_rx += atomic_load(&t->rx);
 		ret->rtp_tx += atomic_load(&t->tx);
 		ret->rtp_rejected += atomic_load(&t->rejected);
+		ret->ticks_late_5ms += atomic_load(&t->late_5ms);
+		ret->tick_work_max_us =
+		    max_u64(ret->tick_work_max_us, atomic_load(&t->work_max_us));
 	}
 }
 

@@ -24,6 +24,7 @@ struct media_thread {
 	sem_t ready;
 	int err;
 	atomic_uint_fast64_t calls, ticks, late_max_us, skipped, rx, tx, rejected;
+	atomic_uint_fast64_t late_5ms, work_max_us;
 };
 
 struct voice_engine {

@@ -1,9 +1,14 @@
-/* media.c: a media thread: its own libre loop, the RTP sockets of its calls, and one 5 ms
-   ticker on CLOCK_MONOTONIC. Calls are spread over 4 phases, so each call sends a 20 ms frame
-   every 4th tick and the sends of many calls do not all land at once. */
+/* media.c: a media thread: its own libre loop and one 5 ms ticker on CLOCK_MONOTONIC. Calls are
+   spread over 4 phases; on every 4th tick a call's RTP socket is drained (recvmmsg) and its 20 ms
+   frame sent, so no RTP socket is in the poll set and nothing delays a tick but the ticks. */
 #include <errno.h>
 #include <re.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -14,9 +19,11 @@ enum {
 	PHASES = 4,
 	FRAME = 160,	 /* samples (and G.711 bytes) per 20 ms */
 	MAX_CATCHUP = 4, /* ticks run back to back after a stall; older ones are skipped */
-	RX_BURST = 64,	 /* datagrams read per wakeup and socket */
-	DTMF_FRAMES = 5, /* 100 ms event */
-	DTMF_GAP = 3,	 /* 60 ms between digits */
+	RX_BURST = 16,	 /* datagrams read per socket and round (legitimate: 1) */
+	RX_BUF = 1500,
+	MEDIA_NICE = -10, /* best effort: ticks before builds and logs on a shared core */
+	DTMF_FRAMES = 5,  /* 100 ms event */
+	DTMF_GAP = 3,	  /* 60 ms between digits */
 	DTMF_END_COPIES = 3,
 	DTMF_VOLUME = 10, /* -10 dBm0 */
 };
@@ -51,6 +58,11 @@ struct media {
 	unsigned next_phase;
 	int tfd;
 	struct voice_ticker tk;
+	uint64_t rx, tx, rejected; /* this tick's counts, added to the shared atomics once */
+	struct mmsghdr msgs[RX_BURST];
+	struct iovec iov[RX_BURST];
+	struct sockaddr_storage src[RX_BURST];
+	uint8_t buf[RX_BURST][RX_BUF];
 };
 
 static bool call_cmp(struct le *le, void *arg)
@@ -116,12 +128,11 @@ static bool source_ok(struct mcall *c, const struct sockaddr_storage *src, sockl
 static void on_packet(struct mcall *c, const uint8_t *p, size_t n)
 {
 	struct voice_rtp_hdr h;
-	struct media_thread *t = c->m->t;
 	if (voice_rtp_parse(p, n, &h) < 0) {
-		atomic_fetch_add_explicit(&t->rejected, 1, memory_order_relaxed);
+		c->m->rejected++;
 		return;
 	}
-	atomic_fetch_add_explicit(&t->rx, 1, memory_order_relaxed);
+	c->m->rx++;
 	if (c->te_pt < 0 || h.pt != c->te_pt)
 		return;
 	char d;
@@ -129,22 +140,21 @@ static void on_packet(struct mcall *c, const uint8_t *p, size_t n)
 		emit(c->m, VOICE_EV_DTMF, c->id, 0, d);
 }
 
-static void rtp_read(int flags, void *arg)
+/* Drains the call's RTP socket: one recvmmsg per round when the peer keeps time. */
+static void call_rx(struct mcall *c)
 {
-	struct mcall *c = arg;
-	uint8_t buf[2048];
-	for (int i = 0; i < RX_BURST; i++) {
-		struct sockaddr_storage src;
-		socklen_t len = sizeof(src);
-		ssize_t n =
-		    recvfrom(c->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&src, &len);
-		if (n < 0)
-			return;
-		if (!source_ok(c, &src, len)) {
-			atomic_fetch_add_explicit(&c->m->t->rejected, 1, memory_order_relaxed);
+	struct media *m = c->m;
+	for (unsigned i = 0; i < RX_BURST; i++) {
+		m->msgs[i].msg_hdr.msg_namelen = sizeof(m->src[i]);
+		m->msgs[i].msg_hdr.msg_flags = 0;
+	}
+	int n = recvmmsg(c->fd, m->msgs, RX_BURST, MSG_DONTWAIT, NULL);
+	for (int i = 0; i < n; i++) {
+		if (!source_ok(c, &m->src[i], m->msgs[i].msg_hdr.msg_namelen)) {
+			m->rejected++;
 			continue;
 		}
-		on_packet(c, buf, (size_t)n);
+		on_packet(c, m->buf[i], m->msgs[i].msg_len);
 	}
 }
 
@@ -163,7 +173,7 @@ static void rtcp_read(int flags, void *arg)
 static void send_pkt(struct mcall *c, uint8_t *pkt, size_t len)
 {
 	if (sendto(c->fd, pkt, len, MSG_DONTWAIT, (struct sockaddr *)&c->raddr, c->rlen) >= 0)
-		atomic_fetch_add_explicit(&c->m->t->tx, 1, memory_order_relaxed);
+		c->m->tx++;
 }
 
 /* One 20 ms audio payload: the clip (padded with silence at its end), or silence. */
@@ -246,6 +256,18 @@ static void arm(struct media *m)
 	(void)timerfd_settime(m->tfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
+static void flush_counts(struct media *m)
+{
+	struct media_thread *t = m->t;
+	if (m->rx)
+		atomic_fetch_add_explicit(&t->rx, m->rx, memory_order_relaxed);
+	if (m->tx)
+		atomic_fetch_add_explicit(&t->tx, m->tx, memory_order_relaxed);
+	if (m->rejected)
+		atomic_fetch_add_explicit(&t->rejected, m->rejected, memory_order_relaxed);
+	m->rx = m->tx = m->rejected = 0;
+}
+
 static void tick(int flags, void *arg)
 {
 	struct media *m = arg;
@@ -254,12 +276,14 @@ static void tick(int flags, void *arg)
 		/* spurious wakeup: the schedule below decides */
 	}
 	uint64_t first, late, skipped;
-	unsigned run =
-	    voice_ticker_advance(&m->tk, vx_mono_us(), MAX_CATCHUP, &first, &late, &skipped);
+	uint64_t now0 = vx_mono_us();
+	unsigned run = voice_ticker_advance(&m->tk, now0, MAX_CATCHUP, &first, &late, &skipped);
 	struct media_thread *t = m->t;
 	if (run) {
 		atomic_fetch_add_explicit(&t->ticks, run, memory_order_relaxed);
 		atomic_fetch_add_explicit(&t->skipped, skipped, memory_order_relaxed);
+		if (late > TICK_US)
+			atomic_fetch_add_explicit(&t->late_5ms, 1, memory_order_relaxed);
 		if (late > atomic_load_explicit(&t->late_max_us, memory_order_relaxed))
 			atomic_store_explicit(&t->late_max_us, late, memory_order_relaxed);
 	}
@@ -269,8 +293,15 @@ static void tick(int flags, void *arg)
 		while (le) {
 			struct mcall *c = le->data;
 			le = le->next; /* a call may stop (PLAY_DONE) but is never freed here */
+			call_rx(c);
 			call_frame(c, n / PHASES);
 		}
+	}
+	flush_counts(m);
+	if (run) {
+		uint64_t w = vx_mono_us() - now0;
+		if (w > atomic_load_explicit(&t->work_max_us, memory_order_relaxed))
+			atomic_store_explicit(&t->work_max_us, w, memory_order_relaxed);
 	}
 	arm(m);
 }
@@ -279,7 +310,6 @@ static void tick(int flags, void *arg)
 
 static void call_free(struct mcall *c)
 {
-	fd_close(c->fd);
 	fd_close(c->fd_rtcp);
 	close(c->fd);
 	close(c->fd_rtcp);
@@ -312,8 +342,7 @@ static void cmd_add(struct media *m, struct media_cmd *cmd)
 	list_append(&m->phase[m->next_phase], &c->ple, c);
 	m->next_phase = (m->next_phase + 1) % PHASES;
 	atomic_fetch_add_explicit(&m->t->calls, 1, memory_order_relaxed);
-	if (fd_listen(c->fd, FD_READ, rtp_read, c) != 0 ||
-	    fd_listen(c->fd_rtcp, FD_READ, rtcp_read, c) != 0)
+	if (fd_listen(c->fd_rtcp, FD_READ, rtcp_read, c) != 0)
 		c->send = false; /* out of descriptor slots: the call stays silent */
 }
 
@@ -403,12 +432,32 @@ static void free_all(struct media *m)
 			call_free(m->phase[p].head->data);
 }
 
+/* Ticks must not wait behind builds, logs or the signalling thread on a shared core: SCHED_FIFO
+   when allowed (the kernel's RT throttling still leaves the core 5 % for others), else nice. */
+static void media_priority(int rt)
+{
+	if (rt > 0) {
+		struct sched_param sp = {.sched_priority = rt};
+		if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0)
+			return;
+	}
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), MEDIA_NICE);
+}
+
 static int media_setup(struct media *m)
 {
 	int r = re_thread_init();
 	if (r)
 		return -r;
 	fd_setsize(engine_fd_table_size());
+	media_priority(m->e->cfg.media_rt_priority);
+	for (unsigned i = 0; i < RX_BURST; i++) {
+		m->iov[i].iov_base = m->buf[i];
+		m->iov[i].iov_len = RX_BUF;
+		m->msgs[i].msg_hdr.msg_iov = &m->iov[i];
+		m->msgs[i].msg_hdr.msg_iovlen = 1;
+		m->msgs[i].msg_hdr.msg_name = &m->src[i];
+	}
 	if ((r = hash_alloc(&m->calls, 1024)) != 0)
 		return -r;
 	m->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -426,22 +475,22 @@ static int media_setup(struct media *m)
 void *media_main(void *arg)
 {
 	struct media_thread *t = arg;
-	struct media m;
-	memset(&m, 0, sizeof(m));
-	m.t = t;
-	m.e = t->e;
-	m.tfd = -1;
-	t->err = media_setup(&m);
+	struct media *m = vx_zalloc(sizeof(*m)); /* the receive buffers make it large */
+	m->t = t;
+	m->e = t->e;
+	m->tfd = -1;
+	t->err = media_setup(m);
 	sem_post(&t->ready);
 	if (t->err == 0)
 		re_main(NULL);
-	free_all(&m);
+	free_all(m);
 	t->mq = mem_deref(t->mq);
-	if (m.tfd >= 0) {
-		fd_close(m.tfd);
-		close(m.tfd);
+	if (m->tfd >= 0) {
+		fd_close(m->tfd);
+		close(m->tfd);
 	}
-	mem_deref(m.calls);
+	mem_deref(m->calls);
+	vx_free(m);
 	re_thread_close();
 	return NULL;
 }

@@ -25,6 +25,7 @@ struct voice_config {
 	bool rtp_latch;		  /* accept RTP from the first source, not only the SDP one */
 	unsigned dial_timeout_ms; /* default per-call timeout of voice_call_dial */
 	const char *user_agent;	  /* User-Agent / Server header value */
+	int media_rt_priority; /* SCHED_FIFO priority of media threads (0: none, else nice -10) */
 };
 
 void voice_config_default(struct voice_config *cfg);
@@ -88,6 +89,8 @@ struct voice_stats {
 	uint64_t rtp_rejected;	   /* from a source other than the negotiated one, or malformed */
 	uint64_t sip_too_big;	   /* messages refused for size */
 	uint64_t events_dropped;   /* events lost because the owner's queue was full */
+	uint64_t ticks_late_5ms;   /* ticks run more than 5 ms after their due time */
+	uint64_t tick_work_max_us; /* the longest a tick's work took (receive + send of a phase) */
 };
 
 void voice_engine_stats(struct voice_engine *e, struct voice_stats *ret);

@@ -198,6 +198,8 @@ static void print_stats(struct voice_engine *e)
 	       (unsigned long long)st.rtp_rejected, (unsigned long long)st.ticks,
 	       (unsigned long long)st.tick_late_max_us, (unsigned long long)st.ticks_skipped,
 	       (unsigned long long)st.sip_too_big, (unsigned long long)st.events_dropped);
+	printf("STATS2 late_5ms=%llu work_max_us=%llu\n", (unsigned long long)st.ticks_late_5ms,
+	       (unsigned long long)st.tick_work_max_us);
 }
 
 int main(int argc, char **argv)
