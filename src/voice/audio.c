@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <sndfile.h>
 #include <spandsp.h>
+#include <speex/speex_resampler.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,47 @@ const uint8_t *voice_audio_data(const struct voice_audio *a, int pt)
 	if (!a)
 		return NULL;
 	return pt == 0 ? a->ulaw : pt == 8 ? a->alaw : NULL;
+}
+
+int16_t voice_audio_linear(const struct voice_audio *a, size_t i)
+{
+	return a && i < a->n ? ulaw_to_linear(a->ulaw[i]) : 0;
+}
+
+int voice_audio_from_pcm(const int16_t *pcm, size_t n, unsigned rate, struct voice_audio **ret)
+{
+	if (!pcm || rate < 4000 || rate > 96000 || n > (size_t)rate * 3600)
+		return -EINVAL;
+	if (rate == 8000) {
+		*ret = audio_from_pcm(pcm, n);
+		return 0;
+	}
+	int err = 0;
+	SpeexResamplerState *rs = speex_resampler_init(1, rate, 8000, 3, &err);
+	if (!rs)
+		return -ENOMEM;
+	size_t cap = (size_t)((uint64_t)n * 8000 / rate) + 64;
+	int16_t *out = mem_alloc(cap * sizeof(*out));
+	size_t in_done = 0, out_done = 0;
+	while (in_done < n && out_done < cap) {
+		spx_uint32_t in_len = (spx_uint32_t)(n - in_done > 65536 ? 65536 : n - in_done);
+		spx_uint32_t out_len = (spx_uint32_t)(cap - out_done);
+		speex_resampler_process_int(rs, 0, pcm + in_done, &in_len, out + out_done,
+					    &out_len);
+		if (in_len == 0 && out_len == 0)
+			break;
+		in_done += in_len;
+		out_done += out_len;
+	}
+	speex_resampler_destroy(rs);
+	*ret = audio_from_pcm(out, out_done);
+	mem_free(out);
+	return 0;
+}
+
+int voice_audio_beep(struct voice_audio **ret)
+{
+	return voice_audio_tone(1000, 0, -10, 250, 0, 250, ret);
 }
 
 /* Reads every frame, mixing channels down to one. */

@@ -139,12 +139,13 @@ int voice_engine_start(const struct voice_config *cfg, struct voice_engine **ret
 	e->ev_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	atomic_init(&e->next_call, 1);
 	sem_init(&e->sig_ready, 0, 0);
+	route_init(e);
 	if (e->ev_fd < 0) {
 		r = -errno;
 		goto fail;
 	}
 	r = start_media(e);
-	if (r < 0)
+	if (r < 0 || (r = rec_worker_start(e)) < 0 || (r = tts_worker_start(e)) < 0)
 		goto fail;
 	if (pthread_create(&e->sig_thread, NULL, sig_main, e) != 0) {
 		r = -EAGAIN;
@@ -167,6 +168,7 @@ void voice_engine_stop(struct voice_engine *e)
 {
 	if (!e)
 		return;
+	tts_worker_stop(e);
 	if (e->sig_started) {
 		if (e->sig_mq)
 			mqueue_push(e->sig_mq, SIG_QUIT, NULL);
@@ -181,7 +183,9 @@ void voice_engine_stop(struct voice_engine *e)
 		pthread_join(t->thread, NULL);
 		sem_destroy(&t->ready);
 	}
+	rec_worker_stop(e); /* after the media threads: they end the recordings */
 	vx_free(e->media);
+	route_free(e);
 	sem_destroy(&e->sig_ready);
 	if (e->ev_fd >= 0)
 		close(e->ev_fd);
@@ -198,8 +202,15 @@ uint16_t voice_engine_sip_port(const struct voice_engine *e)
 
 /* ---- events: a growable ring under a mutex, signalled by an eventfd and a condvar ---- */
 
-void engine_emit(struct voice_engine *e, const struct voice_event *ev)
+void engine_emit(struct voice_engine *e, const struct voice_event *ev0)
 {
+	struct voice_event hup;
+	const struct voice_event *ev = ev0;
+	if (ev0->type == VOICE_EV_HANGUP) { /* the media quality goes with it */
+		hup = *ev0;
+		(void)route_quality(e, hup.call, &hup.quality);
+		ev = &hup;
+	}
 	pthread_mutex_lock(&e->ev_lock);
 	if (e->ev_len == e->ev_cap && e->ev_cap < EV_QUEUE_MAX) {
 		struct voice_event *n = vx_zalloc(2 * e->ev_cap * sizeof(*n));
@@ -307,8 +318,7 @@ void voice_engine_stats(struct voice_engine *e, struct voice_stats *ret)
 
 int engine_media_push(struct voice_engine *e, unsigned idx, int type, struct media_cmd *cmd)
 {
-	int r = mqueue_push(e->media[idx].mq, type, cmd);
-	return r ? -r : 0;
+	return route_media_push(e, idx, type, cmd);
 }
 
 static int push(struct voice_engine *e, enum sig_cmd_type type, struct sig_cmd *c)

@@ -48,6 +48,11 @@ struct voice_engine {
 	struct voice_event *ev_ring;
 	size_t ev_cap, ev_head, ev_len;
 	int ev_fd; /* eventfd: readable while events are queued */
+
+	pthread_mutex_t route_lock; /* route.c: call -> media thread, quality snapshots */
+	struct route_tab *routes;
+	struct rec_worker *recw; /* recorder.c */
+	struct tts_worker *ttsw; /* tts.c */
 };
 
 /* Commands to the signalling thread (mqueue id) */
@@ -80,6 +85,15 @@ enum media_cmd_type {
 	MEDIA_STOP_PLAY,
 	MEDIA_DTMF,
 	MEDIA_QUIT,
+	MEDIA_COLLECT,
+	MEDIA_RECORD,
+	MEDIA_STOP_RECORD,
+	MEDIA_BRIDGE, /* call and peer on this thread */
+	MEDIA_MOVE,   /* detach call, hand it to thread target, then bridge it with peer */
+	MEDIA_ADOPT,  /* obj: a struct mcall from another thread */
+	MEDIA_UNBRIDGE,
+	MEDIA_HOLD,
+	MEDIA_UNHOLD,
 };
 
 struct media_cmd {
@@ -92,6 +106,11 @@ struct media_cmd {
 	unsigned loops;
 	struct voice_audio *audio; /* a reference the command owns */
 	char digits[32];
+	uint64_t peer;		      /* BRIDGE, MOVE, ADOPT */
+	unsigned target;	      /* MOVE */
+	struct voice_collect collect; /* COLLECT */
+	struct voice_record record;   /* RECORD (path points into obj) */
+	void *obj;		      /* RECORD: struct rec; ADOPT: struct mcall */
 };
 
 /* util.c: core's helpers under names that do not clash with libre's */
@@ -105,6 +124,41 @@ void engine_emit(struct voice_engine *e, const struct voice_event *ev);
 /* Trap 2: the size of every thread's libre descriptor table; fd numbers are process-wide. */
 int engine_fd_table_size(void);
 int engine_media_push(struct voice_engine *e, unsigned idx, int type, struct media_cmd *cmd);
+
+/* route.c */
+int route_init(struct voice_engine *e);
+void route_free(struct voice_engine *e);
+int route_media_push(struct voice_engine *e, unsigned idx, int type, struct media_cmd *cmd);
+/* Pushes to the thread holding call; -ENOENT if it has no media. */
+int route_push(struct voice_engine *e, uint64_t call, int type, struct media_cmd *cmd);
+/* Pushes to thread idx and records that the call now lives there. */
+int route_move(struct voice_engine *e, uint64_t call, unsigned idx, int type,
+	       struct media_cmd *cmd);
+/* cmd->call and cmd->peer: a BRIDGE when they share a thread, else a MOVE of peer. */
+int route_bridge(struct voice_engine *e, struct media_cmd *cmd);
+void route_publish(struct voice_engine *e, uint64_t call, const struct voice_quality *q);
+int route_quality(struct voice_engine *e, uint64_t call, struct voice_quality *ret);
+
+/* recorder.c: the recording writer thread; struct rec crosses from a media thread to it */
+struct rec;
+int rec_worker_start(struct voice_engine *e);
+void rec_worker_stop(struct voice_engine *e);
+/* A recording to be written to path; the writer opens the file. NULL if no memory. */
+struct rec *rec_new(struct voice_engine *e, uint64_t call, const char *path, bool trim,
+		    int silence_dbm0);
+/* Media thread: samples received (dropped and counted if the writer falls 2 s behind). */
+void rec_push(struct rec *r, const int16_t *pcm, size_t n);
+bool rec_failed(const struct rec *r);
+/* Media thread: no more samples; the writer finishes the file, emits RECORD_DONE, frees. */
+void rec_end(struct rec *r, int reason);
+/* Frame power in dBm0 of n samples (-100 for digital silence). */
+double rec_dbm0(const int16_t *pcm, size_t n);
+
+/* tts.c: the synthesis worker */
+int tts_worker_start(struct voice_engine *e);
+void tts_worker_stop(struct voice_engine *e);
+int tts_say(struct voice_engine *e, uint64_t call, const char *text, const char *lang,
+	    unsigned loops);
 
 /* sip.c: the signalling thread's body */
 void *sig_main(void *arg);
