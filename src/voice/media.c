@@ -404,7 +404,7 @@ static void fill_audio(struct mcall *c, uint8_t *out)
 		return;
 	c->pos = 0;
 	if (c->loops == 1)
-		stop_audio(c, 0, true);
+		stop_audio(c, 0, c->audio != c->m->beep); /* the record beep is not the owner's */
 	else if (c->loops > 1)
 		c->loops--;
 }
