@@ -36,7 +36,7 @@ PORT=$((25000 + RANDOM % 5000))
 RTP_MIN=42000
 RTP_MAX=$((RTP_MIN + 2 * CALLS + 199))
 taskset -c "$CORES" "$UAS" --port "$PORT" --rtp-min $RTP_MIN --rtp-max $RTP_MAX --max-calls $((CALLS + 50)) \
-	--media-threads "$THREADS" --no-tcp >"$DIR/uas.out" 2>"$DIR/uas.err" &
+	--media-threads "$THREADS" --no-tcp >"$DIR/uas.out" 2>"${VOICE_ERR:-$DIR/uas.err}" &
 UAS_PID=$!
 for _ in $(seq 50); do grep -q READY "$DIR/uas.out" 2>/dev/null && break; sleep 0.1; done
 grep -q READY "$DIR/uas.out" || { cat "$DIR/uas.err" >&2; exit 1; }

@@ -132,7 +132,7 @@ int voice_engine_start(const struct voice_config *cfg, struct voice_engine **ret
 		vx_free(e);
 		return r;
 	}
-	pthread_mutex_init(&e->ev_lock, NULL);
+	engine_mutex_init_pi(&e->ev_lock);
 	pthread_cond_init(&e->ev_cond, NULL);
 	e->ev_cap = 256;
 	e->ev_ring = vx_zalloc(e->ev_cap * sizeof(*e->ev_ring));

@@ -126,6 +126,9 @@ int engine_fd_table_size(void);
 int engine_media_push(struct voice_engine *e, unsigned idx, int type, struct media_cmd *cmd);
 
 /* route.c */
+/* Priority inheritance: a SCHED_FIFO media thread waiting on a lock lends its priority to the
+   holder, so a preempted signalling or owner thread cannot stall the ticks. */
+void engine_mutex_init_pi(pthread_mutex_t *m);
 int route_init(struct voice_engine *e);
 void route_free(struct voice_engine *e);
 int route_media_push(struct voice_engine *e, unsigned idx, int type, struct media_cmd *cmd);

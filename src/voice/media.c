@@ -17,7 +17,8 @@ enum {
 	TICK_US = 5000,
 	PHASES = 4,
 	FRAME = 160,	 /* samples (and G.711 bytes) per 20 ms */
-	MAX_CATCHUP = 4, /* ticks run back to back after a stall; older ones are skipped */
+	MAX_CATCHUP = 2, /* ticks run back to back after a stall (at most 10 ms late frames);
+			    older ones are skipped, so a stall never turns into a burst */
 	RX_BURST = 16,	 /* datagrams read per socket and round (legitimate: 1) */
 	RX_BUF = 1500,
 	MEDIA_NICE = -10, /* best effort: ticks before builds and logs on a shared core */
@@ -277,7 +278,9 @@ static void rx_stats(struct mcall *c, const struct voice_rtp_hdr *h, int64_t arr
 static void on_audio(struct mcall *c, const uint8_t *p, size_t n)
 {
 	bool to_peer = c->peer && !c->held && !c->peer->held;
-	if ((!c->rec_on && !to_peer && !c->inband) || n == 0)
+	/* the in-band detector (about 1.3 us a frame) runs only while a digit has a use */
+	bool detect = c->inband && (c->collecting || (c->rec && c->rc.finish_key));
+	if ((!c->rec_on && !to_peer && !detect) || n == 0)
 		return;
 	int16_t pcm[PCM_MAX] = {0}; /* (only n are used; zeroed to quiet -Wmaybe-uninitialized) */
 	if (n > PCM_MAX)
@@ -291,7 +294,7 @@ static void on_audio(struct mcall *c, const uint8_t *p, size_t n)
 	}
 	if (to_peer && c->peer->bq)
 		bridge_put(c->peer->bq, pcm, n);
-	if (c->inband)
+	if (detect)
 		dtmf_rx(c->inband, pcm, (int)n);
 }
 

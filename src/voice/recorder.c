@@ -245,7 +245,7 @@ static void *rec_main(void *arg)
 int rec_worker_start(struct voice_engine *e)
 {
 	struct rec_worker *w = mem_zalloc(sizeof(*w));
-	pthread_mutex_init(&w->lock, NULL);
+	engine_mutex_init_pi(&w->lock);
 	pthread_cond_init(&w->cond, NULL);
 	if (pthread_create(&w->thread, NULL, rec_main, w) != 0) {
 		pthread_mutex_destroy(&w->lock);

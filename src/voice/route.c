@@ -29,9 +29,18 @@ static struct route **slot(struct voice_engine *e, uint64_t call)
 	return pp;
 }
 
+void engine_mutex_init_pi(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t a;
+	pthread_mutexattr_init(&a);
+	(void)pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_INHERIT);
+	pthread_mutex_init(m, &a);
+	pthread_mutexattr_destroy(&a);
+}
+
 int route_init(struct voice_engine *e)
 {
-	pthread_mutex_init(&e->route_lock, NULL);
+	engine_mutex_init_pi(&e->route_lock);
 	e->routes = vx_zalloc(sizeof(*e->routes));
 	return 0;
 }
@@ -121,7 +130,8 @@ int route_bridge(struct voice_engine *e, struct media_cmd *cmd)
 
 void route_publish(struct voice_engine *e, uint64_t call, const struct voice_quality *q)
 {
-	pthread_mutex_lock(&e->route_lock);
+	if (pthread_mutex_trylock(&e->route_lock) != 0)
+		return; /* a media thread never waits for a snapshot: the next one comes in 1 s */
 	struct route *r = *slot(e, call);
 	if (r)
 		r->q = *q;

@@ -187,11 +187,12 @@ test('in-band DTMF: SIPp offers no telephone-event and echoes the engine\'s tone
 	try {
 		const wav = path.join(dir, 'dtmf.wav');
 		dtmfWav(wav, '1234#');
-		const uas = await new Uas(['--rtp-min', '40400', '--rtp-max', '40499', '--max-calls', '10', '--wav', wav, '--hangup-on-pound']).start();
+		const uas = await new Uas(['--rtp-min', '40400', '--rtp-max', '40499', '--max-calls', '10', '--wav', wav, '--collect']).start();
 		try {
 			// the stock uac offers PCMU only; -rtp_echo sends every packet back
 			await sipp(uas, { calls: 1, rate: 1, hold: 6000, rtpEcho: true, timeout: 15 });
 			await uas.waitFor(/^HANGUP call=1 .*cause=local$/m, 10000);
+			assert.match(uas.out, /^COLLECTED call=1 code=1 digits=1234$/m);
 		} catch (e) {
 			await uas.kill();
 			e.message += `\n${uas.out}\n${uas.err.slice(-2000)}`;

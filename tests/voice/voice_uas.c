@@ -13,6 +13,7 @@ struct opts {
 	struct voice_config cfg;
 	const char *wav, *dial, *send_dtmf;
 	const char *ivr, *record_dir; /* --ivr TEXT: say, collect to '#', record, hang up */
+	bool collect;		      /* --collect: collect to '#' while playing, then hang up */
 	unsigned record_ms;
 	unsigned answer_delay_ms, hangup_ms, dial_count, dial_timeout_ms;
 	bool hangup_on_pound;
@@ -110,6 +111,10 @@ static void on_answered(struct voice_engine *e, const struct opts *o, struct voi
 	} else {
 		voice_call_play(e, ev->call, a, 0);
 	}
+	if (o->collect) {
+		struct voice_collect c = {.max_digits = 16, .finish_key = '#', .first_ms = 20000};
+		voice_call_collect(e, ev->call, &c);
+	}
 	if (o->send_dtmf)
 		voice_call_send_dtmf(e, ev->call, o->send_dtmf);
 	if (o->hangup_ms)
@@ -140,6 +145,8 @@ static void on_event(struct voice_engine *e, const struct opts *o, struct voice_
 		break;
 	case VOICE_EV_COLLECTED:
 		printf("COLLECTED call=%llu code=%d digits=%s\n", id, ev->code, ev->digits);
+		if (o->collect)
+			voice_call_hangup(e, ev->call);
 		if (o->ivr) {
 			char path[600];
 			snprintf(path, sizeof(path), "%s/call-%llu.wav",
@@ -185,6 +192,8 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->cfg.rtp_latch = true;
 		else if (!strcmp(k, "--hangup-on-pound"))
 			o->hangup_on_pound = true;
+		else if (!strcmp(k, "--collect"))
+			o->collect = true;
 		else if (!strcmp(k, "--no-tcp"))
 			o->cfg.tcp = false;
 		else
