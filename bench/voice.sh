@@ -5,7 +5,12 @@
 #   bench/voice.sh          (VOICE_CALLS=N concurrent calls, default 1000; VOICE_HOLD=S
 #                            seconds each call lasts, default 30; VOICE_RATE calls/s of the
 #                            ramp, default 100; VOICE_MEDIA_THREADS, default 1; VOICE_CORES the
-#                            engine's taskset list, default 0)
+#                            engine's taskset list, default 0; VOICE_ERR a file for the engine's
+#                            stderr)
+#
+# Tick figures come from the engine itself: voice_tick_late_max (the latest a 5 ms tick ran),
+# voice_ticks_late_5ms (how many ran more than 5 ms late), voice_tick_work_max (the longest a
+# tick's receive + send work took). docs/voice.md "Figures" has the measured runs.
 #
 # What runs, all on 127.0.0.1 and started here: build/tests/voice/voice_uas (the engine,
 # one media thread, pinned to core 0, playing a tone on every call) and SIPp's stock uac

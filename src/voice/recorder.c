@@ -209,6 +209,9 @@ static void pass(struct rec_worker *w, bool all)
 			open_file(r);
 		drain(r);
 		pthread_mutex_lock(&w->lock);
+		pp = &w->list; /* rec_new may have put a recording in front meanwhile */
+		while (*pp != r)
+			pp = &(*pp)->next;
 		if (ended || all) {
 			*pp = r->next;
 			if (!ended)

@@ -473,6 +473,23 @@ static void test_bridge(void)
 	CHECK(hz > 1170 && hz < 1230);
 	CHECK(lvl > -15 && lvl < -11);
 
+	/* two recordings at once on the writer thread, each with its own file */
+	char p2[] = "/tmp/irisx-bridge2-XXXXXX";
+	int fd2 = mkstemp(p2);
+	if (fd2 >= 0)
+		close(fd2);
+	voice_call_record(a, a1, &(struct voice_record){.path = path, .max_ms = 400});
+	voice_call_record(a, a2, &(struct voice_record){.path = p2, .max_ms = 600});
+	int done = 0;
+	for (int i = 0; i < 2 && wait_for(a, VOICE_EV_RECORD_DONE, 0, &ev, 4000); i++) {
+		CHECK_EQ_INT(ev.code, VOICE_RECORD_MAX);
+		unsigned want = ev.call == a1 ? 400 : 600;
+		CHECK(ev.duration_ms + 60 >= want && ev.duration_ms <= want + 60);
+		done++;
+	}
+	CHECK_EQ_INT(done, 2);
+	unlink(p2);
+
 	/* digits pass through */
 	voice_call_send_dtmf(a, a1, "5");
 	CHECK(wait_for(a, VOICE_EV_DTMF, a2, &ev, 3000));
