@@ -133,19 +133,21 @@ int voice_audio_load_wav(const char *path, unsigned max_seconds, struct voice_au
 		return -ENOENT;
 	int r = 0;
 	int16_t *pcm = NULL;
-	if (info.samplerate != 8000 || info.channels < 1 || info.channels > 8) {
+	if (info.samplerate < 4000 || info.samplerate > 96000 || info.channels < 1 ||
+	    info.channels > 8) {
 		r = -ENOTSUP;
 		goto out;
 	}
-	if (info.frames < 0 || (uint64_t)info.frames > (uint64_t)max_seconds * 8000) {
+	if (info.frames < 0 ||
+	    (uint64_t)info.frames > (uint64_t)max_seconds * (uint64_t)info.samplerate) {
 		r = -EFBIG;
 		goto out;
 	}
 	size_t frames = (size_t)info.frames;
 	pcm = mem_alloc((frames ? frames : 1) * sizeof(*pcm));
 	r = read_mono(f, &info, pcm, frames);
-	if (r == 0)
-		*ret = audio_from_pcm(pcm, frames);
+	if (r == 0) /* other rates through speexdsp */
+		r = voice_audio_from_pcm(pcm, frames, (unsigned)info.samplerate, ret);
 out:
 	mem_free(pcm);
 	sf_close(f);

@@ -195,8 +195,9 @@ int voice_call_quality(struct voice_engine *e, uint64_t call, struct voice_quali
 
 /* ---- audio: immutable 8 kHz mono clips, encoded once to both G.711 laws ---- */
 
-/* Loads an 8 kHz WAV (any channel count is mixed down); -ENOTSUP for other rates, -EFBIG past
-   max_seconds. Blocking I/O: never call it on an engine thread. */
+/* Loads a WAV (any channel count is mixed down; rates other than 8 kHz, 4-96 kHz, resampled
+   with speexdsp); -ENOTSUP for other rates, -EFBIG past max_seconds. Blocking I/O and CPU:
+   never call it on an engine thread. */
 int voice_audio_load_wav(const char *path, unsigned max_seconds, struct voice_audio **ret);
 /* A tone pair (f2 may be 0) at level dBm0, on_ms on / off_ms off, for total_ms in all. */
 int voice_audio_tone(unsigned f1, unsigned f2, int level_dbm0, unsigned on_ms, unsigned off_ms,

@@ -571,6 +571,12 @@ static void test_capacity(void)
 	CHECK_EQ_INT(voice_call_dial(a, &d, &c2), 0);
 	CHECK(wait_for(a, VOICE_EV_HANGUP, c2, &ev, 5000));
 	CHECK_EQ_INT(ev.code, 503);
+	/* a blocking wait (condition variable on the priority-inheriting event lock) wakes up */
+	voice_call_hangup(a, c1);
+	int got = 0;
+	while (!got && voice_engine_next_event(b, &ev, -1) == 1)
+		got = ev.type == VOICE_EV_HANGUP;
+	CHECK(got);
 out:
 	voice_engine_stop(a);
 	voice_engine_stop(b);
