@@ -773,8 +773,15 @@ static void cmd_bridge(struct media *m, struct media_cmd *cmd)
 static void cmd_move(struct media *m, struct media_cmd *cmd)
 {
 	struct mcall *c = find(m, cmd->call);
-	if (!c)
+	if (!c) { /* gone (or moved by another bridge meanwhile): tell the asking leg */
+		struct voice_event ev;
+		memset(&ev, 0, sizeof(ev));
+		ev.type = VOICE_EV_BRIDGE;
+		ev.call = cmd->peer;
+		ev.peer = cmd->call;
+		emit_ev(m, &ev);
 		return;
+	}
 	unbridge(c, true);
 	detach(c);
 	c->ts_base = c->last_ts + FRAME; /* the timestamps go on from the last frame */
