@@ -30,6 +30,7 @@ enum {
 	BRIDGE_KEEP = 2 * FRAME, /* after an overflow: the newest 40 ms */
 	PCM_MAX = 1024,		 /* samples decoded from one packet */
 	PUBLISH_ROUNDS = 50,	 /* quality snapshot every second */
+	RR_ROUNDS = 250,	 /* our receiver report every 5 s, the first after 1 s */
 	COLLECT_MAX = 32,
 };
 
@@ -87,6 +88,8 @@ struct mcall {
 	double jitter; /* timestamp units */
 	struct voice_rtcp_block rb;
 	unsigned nrb;
+	uint32_t peer_ssrc;			 /* of the stream we receive */
+	uint64_t expected_prior, received_prior; /* at our last report */
 };
 
 struct media {
@@ -157,6 +160,17 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_st
 	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
 	return x->sin6_port == y->sin6_port &&
 	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+}
+
+static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
 }
 
 /* RTP bleed defence: only the SDP's address and port, or (latch mode) the first source. */
@@ -253,6 +267,7 @@ static void bridge_put(struct bridge_buf *b, const int16_t *pcm, size_t n)
 static void rx_stats(struct mcall *c, const struct voice_rtp_hdr *h, int64_t arrival_ts)
 {
 	c->received++;
+	c->peer_ssrc = h->ssrc;
 	if (!c->have_seq) {
 		c->have_seq = true;
 		c->base_seq = c->max_seq = h->seq;
@@ -359,9 +374,14 @@ static void rtcp_read(int flags, void *arg)
 	struct mcall *c = arg;
 	uint8_t buf[RX_BUF];
 	for (int i = 0; i < RX_BURST; i++) {
-		ssize_t n = recv(c->fd_rtcp, buf, sizeof(buf), MSG_DONTWAIT);
+		struct sockaddr_storage src;
+		socklen_t len = sizeof(src);
+		ssize_t n = recvfrom(c->fd_rtcp, buf, sizeof(buf), MSG_DONTWAIT,
+				     (struct sockaddr *)&src, &len);
 		if (n < 0)
 			return;
+		if (!same_host(&src, &c->raddr))
+			continue; /* reports only from the peer's host (its RTCP port may differ) */
 		struct voice_rtcp_block b[4];
 		int k = voice_rtcp_parse(buf, (size_t)n, c->ssrc, b, 4);
 		if (k > 0) {
@@ -462,6 +482,37 @@ static void publish(struct mcall *c)
 	route_publish(c->m->e, c->id, &q);
 }
 
+/* Our receiver report (RFC 3550 6.4.2) to the peer's RTCP port, the RTP port + 1. */
+static void send_rr(struct mcall *c)
+{
+	struct voice_rtcp_block b;
+	memset(&b, 0, sizeof(b));
+	b.ssrc = c->peer_ssrc;
+	uint64_t expected = c->cycles + c->max_seq - c->base_seq + 1u;
+	uint64_t de = expected - c->expected_prior, dr = c->received - c->received_prior;
+	if (de > dr)
+		b.fraction_lost =
+		    (uint8_t)(((de - dr) << 8) / de > 255 ? 255 : ((de - dr) << 8) / de);
+	int64_t lost = (int64_t)expected - (int64_t)c->received;
+	b.cum_lost = lost > 0x7fffff ? 0x7fffff : lost < -0x800000 ? -0x800000 : (int32_t)lost;
+	b.ext_seq = c->cycles + c->max_seq;
+	b.jitter = (uint32_t)c->jitter;
+	c->expected_prior = expected;
+	c->received_prior = c->received;
+	uint8_t pkt[128];
+	int n = voice_rtcp_write_rr(pkt, sizeof(pkt), c->ssrc, &b, "irisx");
+	struct sockaddr_storage to = c->raddr;
+	if (to.ss_family == AF_INET)
+		((struct sockaddr_in *)&to)->sin_port =
+		    htons((uint16_t)(ntohs(((struct sockaddr_in *)&to)->sin_port) + 1));
+	else
+		((struct sockaddr_in6 *)&to)->sin6_port =
+		    htons((uint16_t)(ntohs(((struct sockaddr_in6 *)&to)->sin6_port) + 1));
+	if (n > 0)
+		(void)sendto(c->fd_rtcp, pkt, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&to,
+			     c->rlen);
+}
+
 /* Timers of the primitives, checked once per round (20 ms resolution). */
 static void call_timers(struct mcall *c)
 {
@@ -490,6 +541,8 @@ static void call_frame(struct mcall *c, uint64_t round)
 	call_timers(c);
 	if ((round - c->round0) % PUBLISH_ROUNDS == 0)
 		publish(c);
+	if ((round - c->round0) % RR_ROUNDS == PUBLISH_ROUNDS && c->received)
+		send_rr(c);
 	if (!c->send)
 		return;
 	uint32_t ts = c->ts_base + (uint32_t)((round - c->round0) * FRAME);

@@ -1,6 +1,7 @@
 /* rtcp.c: our own RTCP report reader (SR/RR report blocks, RFC 3550 6.4) and a simplified
    E-model (ITU-T G.107) turning loss and delay into an estimated MOS. Pure functions. */
 #include <errno.h>
+#include <string.h>
 
 #include "voice/voice.h"
 
@@ -52,6 +53,54 @@ int voice_rtcp_parse(const uint8_t *p, size_t n, uint32_t ssrc, struct voice_rtc
 		off += len;
 	}
 	return (int)got;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+int voice_rtcp_write_rr(uint8_t *out, size_t cap, uint32_t ssrc, const struct voice_rtcp_block *b,
+			const char *cname)
+{
+	size_t cn = cname ? strlen(cname) : 0;
+	if (cn > 255)
+		return -EINVAL;
+	size_t rr = 8 + (b ? BLOCK : 0);
+	size_t sdes = (8 + 2 + cn + 1 + 3) & ~(size_t)3; /* items end with a zero octet, padded */
+	if (cap < rr + sdes)
+		return -E2BIG;
+	memset(out, 0, rr + sdes);
+	out[0] = (uint8_t)(0x80 | (b ? 1 : 0));
+	out[1] = RTCP_RR;
+	out[3] = (uint8_t)(rr / 4 - 1);
+	put32(out + 4, ssrc);
+	if (b) {
+		uint8_t *q = out + 8;
+		uint32_t cum = (uint32_t)b->cum_lost & 0xffffffu;
+		put32(q, b->ssrc);
+		q[4] = b->fraction_lost;
+		q[5] = (uint8_t)(cum >> 16);
+		q[6] = (uint8_t)(cum >> 8);
+		q[7] = (uint8_t)cum;
+		put32(q + 8, b->ext_seq);
+		put32(q + 12, b->jitter);
+		put32(q + 16, b->lsr);
+		put32(q + 20, b->dlsr);
+	}
+	uint8_t *s = out + rr;
+	s[0] = 0x81;
+	s[1] = 202; /* SDES */
+	s[3] = (uint8_t)(sdes / 4 - 1);
+	put32(s + 4, ssrc);
+	s[8] = 1; /* CNAME */
+	s[9] = (uint8_t)cn;
+	if (cn)
+		memcpy(s + 10, cname, cn);
+	return (int)(rr + sdes);
 }
 
 double voice_mos_estimate(double loss_pct, double delay_ms)

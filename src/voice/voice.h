@@ -354,6 +354,10 @@ struct voice_rtcp_block {
    were stored in out (at most max), or -EINVAL if the packet is malformed. */
 int voice_rtcp_parse(const uint8_t *p, size_t n, uint32_t ssrc, struct voice_rtcp_block *out,
 		     size_t max);
+/* Writes a compound RTCP packet: RR from ssrc with block b (none if NULL), then SDES CNAME.
+   Returns its length, or -E2BIG if cap is too small. */
+int voice_rtcp_write_rr(uint8_t *out, size_t cap, uint32_t ssrc, const struct voice_rtcp_block *b,
+			const char *cname);
 /* Simplified E-model (G.107) for G.711 without PLC: loss in percent, one-way delay in ms;
    1.0 (bad) to 4.41 (perfect). */
 double voice_mos_estimate(double loss_pct, double delay_ms);

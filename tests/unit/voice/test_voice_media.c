@@ -101,6 +101,21 @@ static void test_rtcp(void)
 	CHECK_EQ_INT(voice_rtcp_parse(q, n, 0, b, 4), -EINVAL);
 	CHECK_EQ_INT(voice_rtcp_parse(p, 3, 0, b, 4), -EINVAL);
 	CHECK_EQ_INT(voice_rtcp_parse(p, n - 1, 0, b, 4), -EINVAL);
+
+	/* our writer, read back by our reader */
+	struct voice_rtcp_block w = {
+	    .ssrc = 0x4242, .fraction_lost = 12, .cum_lost = -2, .ext_seq = 0x10005, .jitter = 33};
+	int len = voice_rtcp_write_rr(p, sizeof(p), 0x7777, &w, "irisx");
+	CHECK(len > 0 && len % 4 == 0);
+	CHECK_EQ_INT(voice_rtcp_parse(p, (size_t)len, 0x4242, b, 4), 1);
+	CHECK_EQ_INT(b[0].sender_ssrc, 0x7777);
+	CHECK_EQ_INT(b[0].fraction_lost, 12);
+	CHECK_EQ_INT(b[0].cum_lost, -2);
+	CHECK_EQ_INT(b[0].ext_seq, 0x10005);
+	CHECK_EQ_INT(b[0].jitter, 33);
+	CHECK_EQ_INT(voice_rtcp_write_rr(p, 20, 1, &w, "irisx"), -E2BIG);
+	len = voice_rtcp_write_rr(p, sizeof(p), 1, NULL, "");
+	CHECK_EQ_INT(voice_rtcp_parse(p, (size_t)len, 0, b, 4), 0);
 }
 
 static void test_mos(void)
@@ -533,6 +548,8 @@ static void test_bridge(void)
 	CHECK(ev.quality.loss_rx_pct < 1.0);
 	CHECK(ev.quality.jitter_rx_ms < 20);
 	CHECK(ev.quality.mos > 4.0 && ev.quality.mos <= 4.5);
+	CHECK(ev.quality.rtcp_reports >= 1); /* engine A's receiver reports about our stream */
+	CHECK(ev.quality.loss_tx_pct < 1.0);
 	struct voice_quality q;
 	CHECK_EQ_INT(voice_call_quality(b, b2, &q), 0);
 	CHECK(q.rx_packets > 50);
