@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <sndfile.h>
 #include <spandsp.h>
+#include <speex/speex_resampler.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,47 @@ const uint8_t *voice_audio_data(const struct voice_audio *a, int pt)
 	return pt == 0 ? a->ulaw : pt == 8 ? a->alaw : NULL;
 }
 
+int16_t voice_audio_linear(const struct voice_audio *a, size_t i)
+{
+	return a && i < a->n ? ulaw_to_linear(a->ulaw[i]) : 0;
+}
+
+int voice_audio_from_pcm(const int16_t *pcm, size_t n, unsigned rate, struct voice_audio **ret)
+{
+	if (!pcm || rate < 4000 || rate > 96000 || n > (size_t)rate * 3600)
+		return -EINVAL;
+	if (rate == 8000) {
+		*ret = audio_from_pcm(pcm, n);
+		return 0;
+	}
+	int err = 0;
+	SpeexResamplerState *rs = speex_resampler_init(1, rate, 8000, 3, &err);
+	if (!rs)
+		return -ENOMEM;
+	size_t cap = (size_t)((uint64_t)n * 8000 / rate) + 64;
+	int16_t *out = mem_alloc(cap * sizeof(*out));
+	size_t in_done = 0, out_done = 0;
+	while (in_done < n && out_done < cap) {
+		spx_uint32_t in_len = (spx_uint32_t)(n - in_done > 65536 ? 65536 : n - in_done);
+		spx_uint32_t out_len = (spx_uint32_t)(cap - out_done);
+		speex_resampler_process_int(rs, 0, pcm + in_done, &in_len, out + out_done,
+					    &out_len);
+		if (in_len == 0 && out_len == 0)
+			break;
+		in_done += in_len;
+		out_done += out_len;
+	}
+	speex_resampler_destroy(rs);
+	*ret = audio_from_pcm(out, out_done);
+	mem_free(out);
+	return 0;
+}
+
+int voice_audio_beep(struct voice_audio **ret)
+{
+	return voice_audio_tone(1000, 0, -10, 250, 0, 250, ret);
+}
+
 /* Reads every frame, mixing channels down to one. */
 static int read_mono(SNDFILE *f, const SF_INFO *info, int16_t *pcm, size_t frames)
 {
@@ -91,19 +133,21 @@ int voice_audio_load_wav(const char *path, unsigned max_seconds, struct voice_au
 		return -ENOENT;
 	int r = 0;
 	int16_t *pcm = NULL;
-	if (info.samplerate != 8000 || info.channels < 1 || info.channels > 8) {
+	if (info.samplerate < 4000 || info.samplerate > 96000 || info.channels < 1 ||
+	    info.channels > 8) {
 		r = -ENOTSUP;
 		goto out;
 	}
-	if (info.frames < 0 || (uint64_t)info.frames > (uint64_t)max_seconds * 8000) {
+	if (info.frames < 0 ||
+	    (uint64_t)info.frames > (uint64_t)max_seconds * (uint64_t)info.samplerate) {
 		r = -EFBIG;
 		goto out;
 	}
 	size_t frames = (size_t)info.frames;
 	pcm = mem_alloc((frames ? frames : 1) * sizeof(*pcm));
 	r = read_mono(f, &info, pcm, frames);
-	if (r == 0)
-		*ret = audio_from_pcm(pcm, frames);
+	if (r == 0) /* other rates through speexdsp */
+		r = voice_audio_from_pcm(pcm, frames, (unsigned)info.samplerate, ret);
 out:
 	mem_free(pcm);
 	sf_close(f);

@@ -28,6 +28,7 @@ void voice_config_default(struct voice_config *cfg)
 	cfg->dial_timeout_ms = 60000;
 	cfg->user_agent = "irisx";
 	sigx_config_default(cfg);
+	cfg->media_rt_priority = 10;
 }
 
 static pthread_once_t libre_once = PTHREAD_ONCE_INIT;
@@ -90,7 +91,7 @@ static int check_config(struct voice_engine *e, const struct voice_config *cfg)
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		e->cfg.media_threads = n > 1 ? (unsigned)(n - 1) : 1;
 	}
-	if (e->cfg.media_threads > 64)
+	if (e->cfg.media_threads > 64 || cfg->media_rt_priority < 0 || cfg->media_rt_priority > 99)
 		return -EINVAL;
 	return 0;
 }
@@ -132,19 +133,20 @@ int voice_engine_start(const struct voice_config *cfg, struct voice_engine **ret
 		vx_free(e);
 		return r;
 	}
-	pthread_mutex_init(&e->ev_lock, NULL);
+	engine_mutex_init_pi(&e->ev_lock);
 	pthread_cond_init(&e->ev_cond, NULL);
 	e->ev_cap = 256;
 	e->ev_ring = vx_zalloc(e->ev_cap * sizeof(*e->ev_ring));
 	e->ev_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	atomic_init(&e->next_call, 1);
 	sem_init(&e->sig_ready, 0, 0);
+	route_init(e);
 	if (e->ev_fd < 0) {
 		r = -errno;
 		goto fail;
 	}
 	r = start_media(e);
-	if (r < 0)
+	if (r < 0 || (r = rec_worker_start(e)) < 0 || (r = tts_worker_start(e)) < 0)
 		goto fail;
 	if (pthread_create(&e->sig_thread, NULL, sig_main, e) != 0) {
 		r = -EAGAIN;
@@ -167,6 +169,7 @@ void voice_engine_stop(struct voice_engine *e)
 {
 	if (!e)
 		return;
+	tts_worker_stop(e);
 	if (e->sig_started) {
 		if (e->sig_mq)
 			mqueue_push(e->sig_mq, SIG_QUIT, NULL);
@@ -181,7 +184,9 @@ void voice_engine_stop(struct voice_engine *e)
 		pthread_join(t->thread, NULL);
 		sem_destroy(&t->ready);
 	}
+	rec_worker_stop(e); /* after the media threads: they end the recordings */
 	vx_free(e->media);
+	route_free(e);
 	sem_destroy(&e->sig_ready);
 	if (e->ev_fd >= 0)
 		close(e->ev_fd);
@@ -198,8 +203,15 @@ uint16_t voice_engine_sip_port(const struct voice_engine *e)
 
 /* ---- events: a growable ring under a mutex, signalled by an eventfd and a condvar ---- */
 
-void engine_emit(struct voice_engine *e, const struct voice_event *ev)
+void engine_emit(struct voice_engine *e, const struct voice_event *ev0)
 {
+	struct voice_event hup;
+	const struct voice_event *ev = ev0;
+	if (ev0->type == VOICE_EV_HANGUP) { /* the media quality goes with it */
+		hup = *ev0;
+		(void)route_quality(e, hup.call, &hup.quality);
+		ev = &hup;
+	}
 	pthread_mutex_lock(&e->ev_lock);
 	if (e->ev_len == e->ev_cap && e->ev_cap < EV_QUEUE_MAX) {
 		struct voice_event *n = vx_zalloc(2 * e->ev_cap * sizeof(*n));
@@ -297,6 +309,9 @@ void voice_engine_stats(struct voice_engine *e, struct voice_stats *ret)
 		ret->rtp_rx += atomic_load(&t->rx);
 		ret->rtp_tx += atomic_load(&t->tx);
 		ret->rtp_rejected += atomic_load(&t->rejected);
+		ret->ticks_late_5ms += atomic_load(&t->late_5ms);
+		ret->tick_work_max_us =
+		    max_u64(ret->tick_work_max_us, atomic_load(&t->work_max_us));
 	}
 	sigx_stats(e, ret);
 }
@@ -305,8 +320,7 @@ void voice_engine_stats(struct voice_engine *e, struct voice_stats *ret)
 
 int engine_media_push(struct voice_engine *e, unsigned idx, int type, struct media_cmd *cmd)
 {
-	int r = mqueue_push(e->media[idx].mq, type, cmd);
-	return r ? -r : 0;
+	return route_media_push(e, idx, type, cmd);
 }
 
 static int push(struct voice_engine *e, enum sig_cmd_type type, struct sig_cmd *c)

@@ -24,6 +24,7 @@ struct media_thread {
 	sem_t ready;
 	int err;
 	atomic_uint_fast64_t calls, ticks, late_max_us, skipped, rx, tx, rejected;
+	atomic_uint_fast64_t late_5ms, work_max_us;
 };
 
 struct voice_engine {
@@ -49,6 +50,10 @@ struct voice_engine {
 	int ev_fd; /* eventfd: readable while events are queued */
 
 	struct sigx *sx; /* signalling extras (sigx.h): set by the signalling thread at start */
+	pthread_mutex_t route_lock; /* route.c: call -> media thread, quality snapshots */
+	struct route_tab *routes;
+	struct rec_worker *recw; /* recorder.c */
+	struct tts_worker *ttsw; /* tts.c */
 };
 
 /* Commands to the signalling thread (mqueue id) */
@@ -82,6 +87,15 @@ enum media_cmd_type {
 	MEDIA_STOP_PLAY,
 	MEDIA_DTMF,
 	MEDIA_QUIT,
+	MEDIA_COLLECT,
+	MEDIA_RECORD,
+	MEDIA_STOP_RECORD,
+	MEDIA_BRIDGE, /* call and peer on this thread */
+	MEDIA_MOVE,   /* detach call, hand it to thread target, then bridge it with peer */
+	MEDIA_ADOPT,  /* obj: a struct mcall from another thread */
+	MEDIA_UNBRIDGE,
+	MEDIA_HOLD,
+	MEDIA_UNHOLD,
 };
 
 struct media_cmd {
@@ -94,6 +108,11 @@ struct media_cmd {
 	unsigned loops;
 	struct voice_audio *audio; /* a reference the command owns */
 	char digits[32];
+	uint64_t peer;		      /* BRIDGE, MOVE, ADOPT */
+	unsigned target;	      /* MOVE */
+	struct voice_collect collect; /* COLLECT */
+	struct voice_record record;   /* RECORD (path points into obj) */
+	void *obj;		      /* RECORD: struct rec; ADOPT: struct mcall */
 };
 
 /* util.c: core's helpers under names that do not clash with libre's */
@@ -111,6 +130,43 @@ int engine_media_push(struct voice_engine *e, unsigned idx, int type, struct med
 /* sigx.c: the signalling extras' settings and counters */
 void sigx_config_default(struct voice_config *cfg);
 void sigx_stats(struct voice_engine *e, struct voice_stats *ret);
+/* route.c */
+/* Priority inheritance: a SCHED_FIFO media thread waiting on a lock lends its priority to the
+   holder, so a preempted signalling or owner thread cannot stall the ticks. */
+void engine_mutex_init_pi(pthread_mutex_t *m);
+int route_init(struct voice_engine *e);
+void route_free(struct voice_engine *e);
+int route_media_push(struct voice_engine *e, unsigned idx, int type, struct media_cmd *cmd);
+/* Pushes to the thread holding call; -ENOENT if it has no media. */
+int route_push(struct voice_engine *e, uint64_t call, int type, struct media_cmd *cmd);
+/* Pushes to thread idx and records that the call now lives there. */
+int route_move(struct voice_engine *e, uint64_t call, unsigned idx, int type,
+	       struct media_cmd *cmd);
+/* cmd->call and cmd->peer: a BRIDGE when they share a thread, else a MOVE of peer. */
+int route_bridge(struct voice_engine *e, struct media_cmd *cmd);
+void route_publish(struct voice_engine *e, uint64_t call, const struct voice_quality *q);
+int route_quality(struct voice_engine *e, uint64_t call, struct voice_quality *ret);
+
+/* recorder.c: the recording writer thread; struct rec crosses from a media thread to it */
+struct rec;
+int rec_worker_start(struct voice_engine *e);
+void rec_worker_stop(struct voice_engine *e);
+/* A recording to be written to path; the writer opens the file. NULL if no memory. */
+struct rec *rec_new(struct voice_engine *e, uint64_t call, const char *path, bool trim,
+		    int silence_dbm0);
+/* Media thread: samples received (dropped and counted if the writer falls 2 s behind). */
+void rec_push(struct rec *r, const int16_t *pcm, size_t n);
+bool rec_failed(const struct rec *r);
+/* Media thread: no more samples; the writer finishes the file, emits RECORD_DONE, frees. */
+void rec_end(struct rec *r, int reason);
+/* Frame power in dBm0 of n samples (-100 for digital silence). */
+double rec_dbm0(const int16_t *pcm, size_t n);
+
+/* tts.c: the synthesis worker */
+int tts_worker_start(struct voice_engine *e);
+void tts_worker_stop(struct voice_engine *e);
+int tts_say(struct voice_engine *e, uint64_t call, const char *text, const char *lang,
+	    unsigned loops);
 
 /* sip.c: the signalling thread's body */
 void *sig_main(void *arg);

@@ -47,6 +47,7 @@ struct voice_config {
 	const char *dns_server; /* "IP:port" for names and SRV; NULL: the system's resolv.conf */
 	bool reg_offer_sha256;	/* a second WWW-Authenticate with SHA-256 (RFC 8760); off by
 				   default: libre 1.1.0 clients (baresip 1.0) fail on it */
+	int media_rt_priority; /* SCHED_FIFO priority of media threads (0: none, else nice -10) */
 };
 
 #define VOICE_SCANNER_AGENTS                                                                       \
@@ -68,13 +69,17 @@ enum voice_event_type {
 	VOICE_EV_PROGRESS, /* outbound: the far end sent a provisional response (code) */
 	VOICE_EV_ANSWERED, /* the call is answered and media runs */
 	VOICE_EV_DTMF,	   /* a digit arrived (RFC 4733) */
-	VOICE_EV_PLAY_DONE,  /* the current playback ended (code 0: played out, 1: stopped) */
-	VOICE_EV_HANGUP,     /* the call is over; the last event of a call */
+	VOICE_EV_PLAY_DONE,   /* the current playback ended (code 0: played out, 1: stopped) */
+	VOICE_EV_HANGUP,      /* the call is over; the last event of a call (but RECORD_DONE) */
 	VOICE_EV_REFER,	     /* the far end asked for a transfer (202 sent); to: Refer-To URI */
 	VOICE_EV_TRUNK_UP,   /* call: trunk id; OPTIONS answered (code) after being down */
 	VOICE_EV_TRUNK_DOWN, /* call: trunk id; pings unanswered (code 408) or refused */
 	VOICE_EV_TRUNK_REG,  /* call: trunk id; REGISTER result (code 200 ok, else failed) */
 	VOICE_EV_DEVICE,     /* a device registered (code: expires s) or left (0); from: user */
+	VOICE_EV_COLLECTED,   /* voice_call_collect ended (code: enum voice_collect_end, digits) */
+	VOICE_EV_RECORD_DONE, /* the recording's file is complete (code: enum voice_record_end,
+				 duration_ms); may follow HANGUP when the call ends mid-recording */
+	VOICE_EV_BRIDGE,      /* code 1: bridged with call peer; 0: unbridged or failed */
 };
 
 /* Why a call ended (VOICE_EV_HANGUP cause). */
@@ -100,6 +105,17 @@ struct voice_event {
 	char from[VOICE_URI_MAX];  /* INCOMING: From URI (truncated) */
 	char to[VOICE_URI_MAX];	   /* INCOMING: To URI */
 	char ruser[VOICE_URI_MAX]; /* INCOMING: user part of the Request-URI */
+	char digits[33];	   /* COLLECTED: the digits (without the finish key) */
+	unsigned duration_ms;	   /* RECORD_DONE: audio written, after trimming */
+	uint64_t peer;		   /* BRIDGE: the other leg */
+	struct voice_quality {	   /* HANGUP: the call's media quality (a snapshot, <= 1 s old) */
+		uint64_t rx_packets,
+		    rx_expected; /* RTP received / expected from sequence numbers */
+		double loss_rx_pct, jitter_rx_ms; /* measured on what we receive */
+		double loss_tx_pct, jitter_tx_ms; /* the peer's RTCP reports on what we send */
+		unsigned rtcp_reports;		  /* report blocks about our stream */
+		double mos; /* E-model estimate (G.711), 1.0 - 4.4; 0: no media */
+	} quality;
 };
 
 /* A descriptor that is readable while events are queued (for the owner's poll loop). */
@@ -127,6 +143,8 @@ struct voice_stats {
 	uint64_t sip_ruri_too_long;   /* 414 */
 	uint64_t reg_ok, reg_challenged, reg_failed, reg_stale, reg_locked;
 	uint64_t reg_bindings; /* contacts bound now */
+	uint64_t ticks_late_5ms;   /* ticks run more than 5 ms after their due time */
+	uint64_t tick_work_max_us; /* the longest a tick's work took (receive + send of a phase) */
 };
 
 void voice_engine_stats(struct voice_engine *e, struct voice_stats *ret);
@@ -158,14 +176,92 @@ int voice_call_stop_play(struct voice_engine *e, uint64_t call);
 /* Sends digits as RFC 4733 events (100 ms each, 60 ms apart); needs the peer's telephone-event. */
 int voice_call_send_dtmf(struct voice_engine *e, uint64_t call, const char *digits);
 
+/* ---- media primitives: act on calls with media (after VOICE_EV_ANSWERED; -ENOENT before) ---- */
+
+enum voice_collect_end {
+	VOICE_COLLECT_COUNT,   /* max_digits reached */
+	VOICE_COLLECT_FINISH,  /* the finish key was pressed */
+	VOICE_COLLECT_TIMEOUT, /* first-digit or inter-digit timeout (digits may be empty) */
+	VOICE_COLLECT_STOPPED, /* replaced by another collect, or the call ended */
+};
+
+struct voice_collect {
+	unsigned max_digits; /* 1-32; 0 = 32 */
+	char finish_key;     /* 0: none; ends the collection and is not returned */
+	unsigned first_ms;   /* first-digit timeout, counted once nothing plays; 0 = 5000 */
+	unsigned inter_ms;   /* inter-digit timeout; 0 = 3000 */
+	bool barge_in;	     /* a digit stops the playback (PLAY_DONE code 1) */
+};
+
+/* Collects digits (RFC 4733 or in-band); ends with VOICE_EV_COLLECTED. */
+int voice_call_collect(struct voice_engine *e, uint64_t call, const struct voice_collect *c);
+
+enum voice_record_end {
+	VOICE_RECORD_MAX,     /* max_ms reached */
+	VOICE_RECORD_SILENCE, /* silence_ms of audio below the threshold */
+	VOICE_RECORD_FINISH,  /* the finish key */
+	VOICE_RECORD_STOPPED, /* voice_call_stop_record or another recording */
+	VOICE_RECORD_HANGUP,  /* the call ended */
+	VOICE_RECORD_ERROR,   /* the file could not be written */
+};
+
+struct voice_record {
+	const char *path;    /* WAV file: 8 kHz mono 16-bit PCM, written on a worker thread */
+	bool beep;	     /* play a 1 kHz beep first, record after it */
+	unsigned max_ms;     /* 0 = one hour */
+	unsigned silence_ms; /* stop after this much silence; 0 = never */
+	int silence_dbm0;    /* what counts as silence (frame power below); 0 = -40 */
+	char finish_key;     /* 0: none */
+	bool trim;	     /* drop leading and trailing silence from the file */
+};
+
+/* Records what the far end sends; ends with VOICE_EV_RECORD_DONE. */
+int voice_call_record(struct voice_engine *e, uint64_t call, const struct voice_record *r);
+int voice_call_stop_record(struct voice_engine *e, uint64_t call);
+
+/* Speaks text (synthesised on a worker thread, then played as voice_call_play would; ends
+   with PLAY_DONE, code 2 if synthesis failed). lang NULL or "en": flite cmu_us_kal; any other
+   espeak-ng language ("de", "fr", "es", ...). */
+int voice_call_say(struct voice_engine *e, uint64_t call, const char *text, const char *lang,
+		   unsigned loops);
+
+/* Joins two calls' audio both ways (and RFC 4733 digits a -> b and b -> a when both sides have
+   telephone-event); a leg on another media thread is moved first. VOICE_EV_BRIDGE on both. */
+int voice_call_bridge(struct voice_engine *e, uint64_t a, uint64_t b);
+int voice_call_unbridge(struct voice_engine *e, uint64_t call);
+/* Hold: the call hears audio looped (NULL: silence) and its bridged peer hears silence. */
+int voice_call_hold(struct voice_engine *e, uint64_t call, struct voice_audio *music);
+int voice_call_unhold(struct voice_engine *e, uint64_t call);
+/* The call's media quality so far; -ENOENT if it has no media. */
+int voice_call_quality(struct voice_engine *e, uint64_t call, struct voice_quality *ret);
+
 /* ---- audio: immutable 8 kHz mono clips, encoded once to both G.711 laws ---- */
 
-/* Loads an 8 kHz WAV (any channel count is mixed down); -ENOTSUP for other rates, -EFBIG past
-   max_seconds. Blocking I/O: never call it on an engine thread. */
+/* Loads a WAV (any channel count is mixed down; rates other than 8 kHz, 4-96 kHz, resampled
+   with speexdsp); -ENOTSUP for other rates, -EFBIG past max_seconds. Blocking I/O and CPU:
+   never call it on an engine thread. */
 int voice_audio_load_wav(const char *path, unsigned max_seconds, struct voice_audio **ret);
 /* A tone pair (f2 may be 0) at level dBm0, on_ms on / off_ms off, for total_ms in all. */
 int voice_audio_tone(unsigned f1, unsigned f2, int level_dbm0, unsigned on_ms, unsigned off_ms,
 		     unsigned total_ms, struct voice_audio **ret);
+/* The record beep: 1000 Hz, -10 dBm0, 250 ms. */
+int voice_audio_beep(struct voice_audio **ret);
+/* A clip from 16-bit samples at rate (resampled to 8 kHz with speexdsp when rate != 8000). */
+int voice_audio_from_pcm(const int16_t *pcm, size_t n, unsigned rate, struct voice_audio **ret);
+/* The clip's samples decoded back to linear (from its mu-law copy); NULL-safe. */
+int16_t voice_audio_linear(const struct voice_audio *a, size_t i);
+
+/* Text to speech in the caller's thread, through the cache (key: text, voice and language).
+   Blocking CPU work: never call it on an engine thread. -ENOTSUP for an unknown language. */
+int voice_tts_synth(const char *text, const char *lang, struct voice_audio **ret);
+struct voice_tts_stats {
+	uint64_t hits, misses, evictions;
+	size_t bytes, entries, limit;
+};
+void voice_tts_stats(struct voice_tts_stats *ret);
+/* Caps the cache (bytes of encoded audio; default 32 MiB); evicts at once if over. */
+void voice_tts_cache_limit(size_t bytes);
+
 struct voice_audio *voice_audio_ref(struct voice_audio *a);
 struct voice_audio *voice_audio_unref(struct voice_audio *a); /* returns NULL; NULL-safe */
 size_t voice_audio_samples(const struct voice_audio *a);
@@ -364,5 +460,26 @@ void voice_nonce_make(const uint8_t key[32], const char *realm, uint64_t now_s, 
    if not ours. */
 int voice_nonce_check(const uint8_t key[32], const char *realm, const char *nonce, uint64_t now_s,
 		      unsigned ttl_s);
+/* RTCP (RFC 3550): the report block about one of our streams, from an SR or RR. */
+struct voice_rtcp_block {
+	uint32_t sender_ssrc;	  /* who reports */
+	uint32_t ssrc;		  /* about whom */
+	uint8_t fraction_lost;	  /* lost / 256 since the previous report */
+	int32_t cum_lost;	  /* 24-bit signed */
+	uint32_t ext_seq, jitter; /* jitter in timestamp units */
+	uint32_t lsr, dlsr;
+};
+
+/* Walks a compound RTCP packet; returns how many report blocks about ssrc (any if ssrc is 0)
+   were stored in out (at most max), or -EINVAL if the packet is malformed. */
+int voice_rtcp_parse(const uint8_t *p, size_t n, uint32_t ssrc, struct voice_rtcp_block *out,
+		     size_t max);
+/* Writes a compound RTCP packet: RR from ssrc with block b (none if NULL), then SDES CNAME.
+   Returns its length, or -E2BIG if cap is too small. */
+int voice_rtcp_write_rr(uint8_t *out, size_t cap, uint32_t ssrc, const struct voice_rtcp_block *b,
+			const char *cname);
+/* Simplified E-model (G.107) for G.711 without PLC: loss in percent, one-way delay in ms;
+   1.0 (bad) to 4.41 (perfect). */
+double voice_mos_estimate(double loss_pct, double delay_ms);
 
 #endif

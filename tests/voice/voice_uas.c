@@ -12,6 +12,9 @@
 struct opts {
 	struct voice_config cfg;
 	const char *wav, *dial, *send_dtmf;
+	const char *ivr, *record_dir; /* --ivr TEXT: say, collect to '#', record, hang up */
+	bool collect;		      /* --collect: collect to '#' while playing, then hang up */
+	unsigned record_ms;
 	unsigned answer_delay_ms, hangup_ms, dial_count, dial_timeout_ms;
 	bool hangup_on_pound;
 	/* signalling extras */
@@ -104,7 +107,21 @@ static void on_answered(struct voice_engine *e, const struct opts *o, struct voi
 			const struct voice_event *ev)
 {
 	printf("ANSWERED call=%llu\n", (unsigned long long)ev->call);
-	voice_call_play(e, ev->call, a, 0);
+	if (o->ivr) {
+		struct voice_collect c = {.max_digits = 8,
+					  .finish_key = '#',
+					  .first_ms = 8000,
+					  .inter_ms = 3000,
+					  .barge_in = true};
+		voice_call_say(e, ev->call, o->ivr, NULL, 1);
+		voice_call_collect(e, ev->call, &c);
+	} else {
+		voice_call_play(e, ev->call, a, 0);
+	}
+	if (o->collect) {
+		struct voice_collect c = {.max_digits = 16, .finish_key = '#', .first_ms = 20000};
+		voice_call_collect(e, ev->call, &c);
+	}
 	if (o->send_dtmf)
 		voice_call_send_dtmf(e, ev->call, o->send_dtmf);
 	if (o->hangup_ms)
@@ -174,7 +191,37 @@ static void on_event(struct voice_engine *e, const struct opts *o, struct voice_
 	case VOICE_EV_PLAY_DONE:
 		printf("PLAY_DONE call=%llu code=%d\n", id, ev->code);
 		break;
+	case VOICE_EV_COLLECTED:
+		printf("COLLECTED call=%llu code=%d digits=%s\n", id, ev->code, ev->digits);
+		if (o->collect)
+			voice_call_hangup(e, ev->call);
+		if (o->ivr) {
+			char path[600];
+			snprintf(path, sizeof(path), "%s/call-%llu.wav",
+				 o->record_dir ? o->record_dir : "/tmp", id);
+			struct voice_record r = {.path = path,
+						 .beep = true,
+						 .max_ms = o->record_ms ? o->record_ms : 3000};
+			voice_call_record(e, ev->call, &r);
+		}
+		break;
+	case VOICE_EV_RECORD_DONE:
+		printf("RECORD_DONE call=%llu code=%d duration_ms=%u\n", id, ev->code,
+		       ev->duration_ms);
+		if (o->ivr)
+			voice_call_hangup(e, ev->call);
+		break;
+	case VOICE_EV_BRIDGE:
+		printf("BRIDGE call=%llu code=%d peer=%llu\n", id, ev->code,
+		       (unsigned long long)ev->peer);
+		break;
 	case VOICE_EV_HANGUP:
+		printf("QUALITY call=%llu rx=%llu expected=%llu loss_rx=%.2f jitter_rx=%.2f "
+		       "loss_tx=%.2f jitter_tx=%.2f reports=%u mos=%.2f\n",
+		       id, (unsigned long long)ev->quality.rx_packets,
+		       (unsigned long long)ev->quality.rx_expected, ev->quality.loss_rx_pct,
+		       ev->quality.jitter_rx_ms, ev->quality.loss_tx_pct, ev->quality.jitter_tx_ms,
+		       ev->quality.rtcp_reports, ev->quality.mos);
 		drop_timers(ev->call);
 		printf("HANGUP call=%llu code=%d cause=%s\n", id, ev->code, cause_name(ev->cause));
 		break;
@@ -266,6 +313,8 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->cfg.rtp_latch = true;
 		else if (!strcmp(k, "--hangup-on-pound"))
 			o->hangup_on_pound = true;
+		else if (!strcmp(k, "--collect"))
+			o->collect = true;
 		else if (!strcmp(k, "--no-tcp"))
 			o->cfg.tcp = false;
 		else if (!strcmp(k, "--progress"))
@@ -306,6 +355,12 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->dial_timeout_ms = (unsigned)n;
 		else if (!strcmp(k, "--send-dtmf"))
 			o->send_dtmf = v;
+		else if (!strcmp(k, "--ivr"))
+			o->ivr = v;
+		else if (!strcmp(k, "--record-dir"))
+			o->record_dir = v;
+		else if (!strcmp(k, "--record-ms"))
+			o->record_ms = (unsigned)n;
 		else if (parse_extra(o, k, v, n) < 0)
 			return -EINVAL;
 	}
@@ -332,6 +387,8 @@ static void print_stats(struct voice_engine *e)
 	       (unsigned long long)st.rtp_rejected, (unsigned long long)st.ticks,
 	       (unsigned long long)st.tick_late_max_us, (unsigned long long)st.ticks_skipped,
 	       (unsigned long long)st.sip_too_big, (unsigned long long)st.events_dropped);
+	printf("STATS2 late_5ms=%llu work_max_us=%llu\n", (unsigned long long)st.ticks_late_5ms,
+	       (unsigned long long)st.tick_work_max_us);
 }
 
 int main(int argc, char **argv)

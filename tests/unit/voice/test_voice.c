@@ -361,7 +361,11 @@ static void test_audio(void)
 	CHECK_EQ_INT(voice_audio_samples(a), 1600);
 	voice_audio_unref(a);
 	CHECK_EQ_INT(voice_audio_load_wav(path, 0, &a), -EFBIG);
-	CHECK_EQ_INT(write_wav(path, 16000, 1, 1600), 0);
+	CHECK_EQ_INT(write_wav(path, 16000, 1, 1600), 0); /* resampled: 100 ms at 8 kHz */
+	CHECK_EQ_INT(voice_audio_load_wav(path, 60, &a), 0);
+	CHECK(voice_audio_samples(a) > 780 && voice_audio_samples(a) <= 800);
+	voice_audio_unref(a);
+	CHECK_EQ_INT(write_wav(path, 200000, 1, 1600), 0);
 	CHECK_EQ_INT(voice_audio_load_wav(path, 60, &a), -ENOTSUP);
 	unlink(path);
 	CHECK_EQ_INT(voice_audio_load_wav(path, 60, &a), -ENOENT);
