@@ -356,7 +356,7 @@ int voice_call_progress(struct voice_engine *e, uint64_t call)
 	return push_cmd(e, SIGX_PROGRESS, c);
 }
 
-int voice_call_hold(struct voice_engine *e, uint64_t call, bool hold)
+int voice_call_sdp_hold(struct voice_engine *e, uint64_t call, bool hold)
 {
 	struct sig_cmd *c = vx_zalloc(sizeof(*c));
 	c->call = call;

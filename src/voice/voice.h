@@ -47,7 +47,7 @@ struct voice_config {
 	const char *dns_server; /* "IP:port" for names and SRV; NULL: the system's resolv.conf */
 	bool reg_offer_sha256;	/* a second WWW-Authenticate with SHA-256 (RFC 8760); off by
 				   default: libre 1.1.0 clients (baresip 1.0) fail on it */
-	int media_rt_priority; /* SCHED_FIFO priority of media threads (0: none, else nice -10) */
+	int media_rt_priority;	/* SCHED_FIFO priority of media threads (0: none, else nice -10) */
 };
 
 #define VOICE_SCANNER_AGENTS                                                                       \
@@ -71,11 +71,11 @@ enum voice_event_type {
 	VOICE_EV_DTMF,	   /* a digit arrived (RFC 4733) */
 	VOICE_EV_PLAY_DONE,   /* the current playback ended (code 0: played out, 1: stopped) */
 	VOICE_EV_HANGUP,      /* the call is over; the last event of a call (but RECORD_DONE) */
-	VOICE_EV_REFER,	     /* the far end asked for a transfer (202 sent); to: Refer-To URI */
-	VOICE_EV_TRUNK_UP,   /* call: trunk id; OPTIONS answered (code) after being down */
-	VOICE_EV_TRUNK_DOWN, /* call: trunk id; pings unanswered (code 408) or refused */
-	VOICE_EV_TRUNK_REG,  /* call: trunk id; REGISTER result (code 200 ok, else failed) */
-	VOICE_EV_DEVICE,     /* a device registered (code: expires s) or left (0); from: user */
+	VOICE_EV_REFER,	      /* the far end asked for a transfer (202 sent); to: Refer-To URI */
+	VOICE_EV_TRUNK_UP,    /* call: trunk id; OPTIONS answered (code) after being down */
+	VOICE_EV_TRUNK_DOWN,  /* call: trunk id; pings unanswered (code 408) or refused */
+	VOICE_EV_TRUNK_REG,   /* call: trunk id; REGISTER result (code 200 ok, else failed) */
+	VOICE_EV_DEVICE,      /* a device registered (code: expires s) or left (0); from: user */
 	VOICE_EV_COLLECTED,   /* voice_call_collect ended (code: enum voice_collect_end, digits) */
 	VOICE_EV_RECORD_DONE, /* the recording's file is complete (code: enum voice_record_end,
 				 duration_ms); may follow HANGUP when the call ends mid-recording */
@@ -142,7 +142,7 @@ struct voice_stats {
 	uint64_t sip_too_many_hops;   /* Max-Forwards 0 (483) or malformed (400) */
 	uint64_t sip_ruri_too_long;   /* 414 */
 	uint64_t reg_ok, reg_challenged, reg_failed, reg_stale, reg_locked;
-	uint64_t reg_bindings; /* contacts bound now */
+	uint64_t reg_bindings;	   /* contacts bound now */
 	uint64_t ticks_late_5ms;   /* ticks run more than 5 ms after their due time */
 	uint64_t tick_work_max_us; /* the longest a tick's work took (receive + send of a phase) */
 };
@@ -398,8 +398,9 @@ int voice_engine_device_contact(struct voice_engine *e, const char *user, char *
 /* Answers an inbound call with 183 and our SDP so media flows before the 200 (early media);
    voice_call_answer still sends the 200 later. */
 int voice_call_progress(struct voice_engine *e, uint64_t call);
-/* Re-INVITE: hold (sendonly offer) or resume (sendrecv). */
-int voice_call_hold(struct voice_engine *e, uint64_t call, bool hold);
+/* Re-INVITE: hold (sendonly offer) or resume (sendrecv), the SDP side of a hold (the
+   media side, music on hold, is voice_call_hold). */
+int voice_call_sdp_hold(struct voice_engine *e, uint64_t call, bool hold);
 
 /* A carrier trunk: outbound REGISTER (refreshed by libre's sipreg) and OPTIONS health pings. */
 struct voice_trunk {

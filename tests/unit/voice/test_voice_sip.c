@@ -718,13 +718,13 @@ static void test_trunk_device(void)
 
 	/* B holds A: A stops sending; B resumes: A sends again */
 	usleep(200 * 1000);
-	CHECK_EQ_INT(voice_call_hold(b, call, true), 0);
+	CHECK_EQ_INT(voice_call_sdp_hold(b, call, true), 0);
 	usleep(300 * 1000);
 	voice_engine_stats(a, &sa0);
 	usleep(300 * 1000);
 	voice_engine_stats(a, &sa1);
 	CHECK(sa1.rtp_tx - sa0.rtp_tx <= 1);
-	CHECK_EQ_INT(voice_call_hold(b, call, false), 0);
+	CHECK_EQ_INT(voice_call_sdp_hold(b, call, false), 0);
 	usleep(300 * 1000);
 	voice_engine_stats(a, &sa0);
 	usleep(300 * 1000);
