@@ -293,6 +293,17 @@ int h_rates_get(struct http_req *req)
 
 /* ---- phone numbers and sender ids ---- */
 
+/* 0 if tenant exists; else answers 400 unknown_tenant (returns 1) or returns the error. */
+static int tenant_known(struct store_tx *tx, struct http_req *req, const char *tenant)
+{
+	json_t *row;
+	int r = store_tenant_get(tx, tenant, &row);
+	if (r == -ENOENT)
+		return http_error(req, 400, "unknown_tenant", "no such tenant", "tenant_id") ?: 1;
+	json_decref(row);
+	return r;
+}
+
 json_t *present_number(json_t *row)
 {
 	return present(row, NULL);
@@ -304,13 +315,9 @@ static int ncreate_fn(struct store_tx *tx, void *arg)
 	const char *tenant = json_str(c->req->json, "tenant_id"),
 		   *num = json_str(c->req->json, "number");
 	json_t *row;
-	int r;
-	if (tenant && (r = store_tenant_get(tx, tenant, &row)) < 0)
-		return r == -ENOENT ? http_error(c->req, 400, "unknown_tenant", "no such tenant",
-						 "tenant_id")
-				    : r;
-	if (tenant)
-		json_decref(row);
+	int r = tenant ? tenant_known(tx, c->req, tenant) : 0;
+	if (r != 0)
+		return r < 0 ? r : 0;
 	r = store_number_insert(tx, c->new_id, tenant, num);
 	if (r == -EEXIST)
 		return http_error(c->req, 409, "conflict", "this number exists", "number");
@@ -358,13 +365,9 @@ static int nassign_fn(struct store_tx *tx, void *arg)
 	struct pctx *c = arg;
 	json_t *t = json_object_get(c->req->json, "tenant_id"), *row;
 	const char *tenant = json_string_value(t);
-	int r;
-	if (tenant && (r = store_tenant_get(tx, tenant, &row)) < 0)
-		return r == -ENOENT ? http_error(c->req, 400, "unknown_tenant", "no such tenant",
-						 "tenant_id")
-				    : r;
-	if (tenant)
-		json_decref(row);
+	int r = tenant ? tenant_known(tx, c->req, tenant) : 0;
+	if (r != 0)
+		return r < 0 ? r : 0;
 	if ((r = store_number_assign(tx, c->id, tenant)) < 0 ||
 	    (r = store_number_get(tx, NULL, c->id, &row)) < 0)
 		return r;
@@ -461,13 +464,9 @@ static int screate_fn(struct store_tx *tx, void *arg)
 {
 	struct pctx *c = arg;
 	const char *tenant = json_str(c->req->json, "tenant_id");
-	json_t *row;
-	int r = store_tenant_get(tx, tenant, &row);
-	if (r < 0)
-		return r == -ENOENT ? http_error(c->req, 400, "unknown_tenant", "no such tenant",
-						 "tenant_id")
-				    : r;
-	json_decref(row);
+	int r = tenant_known(tx, c->req, tenant);
+	if (r != 0)
+		return r < 0 ? r : 0;
 	r = store_sender_insert(tx, c->new_id, tenant, json_str(c->req->json, "sender"));
 	if (r == -EEXIST)
 		return http_error(c->req, 409, "conflict", "already approved", "sender");

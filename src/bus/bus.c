@@ -2,6 +2,7 @@
    points, ids that keep publish order within a process, backoff with jitter, counters. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -301,6 +302,14 @@ static uint64_t fast_rand(void)
 	x ^= x << 25;
 	x ^= x >> 27;
 	return x * 0x2545F4914F6CDD1Dull;
+}
+
+void bus_deadline(int ms, struct timespec *ret)
+{
+	clock_gettime(CLOCK_MONOTONIC, ret);
+	ret->tv_nsec += (long)ms * 1000000L;
+	ret->tv_sec += ret->tv_nsec / 1000000000L;
+	ret->tv_nsec %= 1000000000L;
 }
 
 void bus_id_new(char out[ID_LEN + 1])

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "bus.h"
 
@@ -65,6 +66,9 @@ void bus_deliver(struct bus_msg *m);
 
 /* A new message id (JB...): time-ordered, and in creation order within a process. */
 void bus_id_new(char out[ID_LEN + 1]);
+
+/* An absolute CLOCK_MONOTONIC time ms from now (for condition waits on that clock). */
+void bus_deadline(int ms, struct timespec *ret);
 
 /* Subject syntax: [a-z0-9_.-]{1,64}. */
 bool bus_subject_valid(const char *s);

@@ -422,10 +422,7 @@ static int relay_rows(struct bus *b, json_t *rows)
 static void relay_wait(struct nbus *nb, int ms)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_nsec += (long)ms * 1000000L;
-	ts.tv_sec += ts.tv_nsec / 1000000000L;
-	ts.tv_nsec %= 1000000000L;
+	bus_deadline(ms, &ts);
 	pthread_mutex_lock(&nb->lock);
 	while (!nb->stop && !nb->kicked)
 		if (pthread_cond_timedwait(&nb->wake, &nb->lock, &ts))

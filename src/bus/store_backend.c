@@ -253,10 +253,7 @@ static size_t deliver_rows(struct sconsumer *sc, json_t *rows)
 static void wait_wake(struct sconsumer *sc, int ms)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_nsec += (long)ms * 1000000L;
-	ts.tv_sec += ts.tv_nsec / 1000000000L;
-	ts.tv_nsec %= 1000000000L;
+	bus_deadline(ms, &ts);
 	pthread_mutex_lock(&sc->lock);
 	while (!sc->stop && !sc->kicked && !sc->npending)
 		if (pthread_cond_timedwait(&sc->wake, &sc->lock, &ts))

@@ -208,18 +208,8 @@ void email_work(struct messaging *m, struct bus_msg *msg)
 		struct prov *p = prov_get(m, json_str(routes[i], "id"));
 		if (!p || !prov_available(p, now))
 			continue;
-		json_t *c = p->config;
-		const char *tls = json_str(c, "tls");
-		struct smtp_config sc = {
-		    .host = json_str(c, "host"),
-		    .port = (int)json_int(c, "port", 25),
-		    .tls = !tls || !strcmp(tls, "none") ? SMTP_TLS_NONE
-			   : !strcmp(tls, "tls")	? SMTP_TLS_IMPLICIT
-							: SMTP_TLS_STARTTLS,
-		    .username = json_str(c, "username"),
-		    .password = json_str(c, "password"),
-		    .timeout_ms = (int)json_int(c, "timeout_ms", 30000),
-		    .verify_peer = json_is_false(json_object_get(c, "verify_peer")) ? false : true};
+		struct smtp_config sc;
+		prov_smtp_config(p, &sc);
 		used = p->id;
 		r = smtp_send(&sc, json_str(l.row, "from_addr"), rcpts, n, mime.p, mime.len, &res);
 		sent = r == 0;

@@ -70,6 +70,8 @@ void prov_free_all(struct messaging *m);
 bool prov_available(struct prov *p, uint64_t now_us);
 void prov_result(struct prov *p, bool ok);
 void prov_start_all_smpp(struct messaging *m);
+/* The SMTP settings of an smtp provider (strings point into its config). */
+void prov_smtp_config(const struct prov *p, struct smtp_config *ret);
 
 /* sms_worker.c */
 void sms_work(struct messaging *m, struct bus_msg *msg);

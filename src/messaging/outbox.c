@@ -70,18 +70,8 @@ static int send_one(struct messaging *m, json_t *row)
 		struct prov *p = prov_get(m, json_str(json_array_get(o.rows, i), "id"));
 		if (!p || !prov_available(p, time_now_us()))
 			continue;
-		json_t *c = p->config;
-		const char *tls = json_str(c, "tls");
-		struct smtp_config sc = {.host = json_str(c, "host"),
-					 .port = (int)json_int(c, "port", 25),
-					 .tls = !tls || !strcmp(tls, "none") ? SMTP_TLS_NONE
-						: !strcmp(tls, "tls")	     ? SMTP_TLS_IMPLICIT
-									     : SMTP_TLS_STARTTLS,
-					 .username = json_str(c, "username"),
-					 .password = json_str(c, "password"),
-					 .timeout_ms = (int)json_int(c, "timeout_ms", 30000),
-					 .verify_peer =
-					     !json_is_false(json_object_get(c, "verify_peer"))};
+		struct smtp_config sc;
+		prov_smtp_config(p, &sc);
 		sent = smtp_send(&sc, m->cfg->email_from, to, 1, mime.p, mime.len, &res) == 0;
 		permanent = !sent && res.permanent;
 	}

@@ -217,3 +217,19 @@ void prov_start_all_smpp(struct messaging *m)
 	}
 	json_decref(rows);
 }
+
+void prov_smtp_config(const struct prov *p, struct smtp_config *ret)
+{
+	json_t *c = p->config;
+	const char *tls = json_str(c, "tls");
+	*ret =
+	    (struct smtp_config){.host = json_str(c, "host"),
+				 .port = (int)json_int(c, "port", 25),
+				 .tls = !tls || !strcmp(tls, "none") ? SMTP_TLS_NONE
+					: !strcmp(tls, "tls")	     ? SMTP_TLS_IMPLICIT
+								     : SMTP_TLS_STARTTLS,
+				 .username = json_str(c, "username"),
+				 .password = json_str(c, "password"),
+				 .timeout_ms = (int)json_int(c, "timeout_ms", 30000),
+				 .verify_peer = !json_is_false(json_object_get(c, "verify_peer"))};
+}
