@@ -17,6 +17,8 @@ struct opts {
 	unsigned record_ms;
 	unsigned answer_delay_ms, hangup_ms, dial_count, dial_timeout_ms;
 	bool hangup_on_pound;
+	bool hangup_after_play; /* --hangup-after-play: hang up when the prompt ends */
+	unsigned prompt_ms;	/* --prompt-ms: the tone's length, default 1000 */
 	/* signalling extras */
 	const char *users[8], *auth_user, *auth_pass;
 	size_t nusers;
@@ -116,7 +118,7 @@ static void on_answered(struct voice_engine *e, const struct opts *o, struct voi
 		voice_call_say(e, ev->call, o->ivr, NULL, 1);
 		voice_call_collect(e, ev->call, &c);
 	} else {
-		voice_call_play(e, ev->call, a, 0);
+		voice_call_play(e, ev->call, a, o->hangup_after_play ? 1 : 0);
 	}
 	if (o->collect) {
 		struct voice_collect c = {.max_digits = 16, .finish_key = '#', .first_ms = 20000};
@@ -190,6 +192,8 @@ static void on_event(struct voice_engine *e, const struct opts *o, struct voice_
 		break;
 	case VOICE_EV_PLAY_DONE:
 		printf("PLAY_DONE call=%llu code=%d\n", id, ev->code);
+		if (o->hangup_after_play)
+			voice_call_hangup(e, ev->call);
 		break;
 	case VOICE_EV_COLLECTED:
 		printf("COLLECTED call=%llu code=%d digits=%s\n", id, ev->code, ev->digits);
@@ -317,6 +321,8 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->collect = true;
 		else if (!strcmp(k, "--no-tcp"))
 			o->cfg.tcp = false;
+		else if (!strcmp(k, "--hangup-after-play"))
+			o->hangup_after_play = true;
 		else if (!strcmp(k, "--progress"))
 			o->progress = true;
 		else if (!strcmp(k, "--dial-on-register"))
@@ -343,6 +349,8 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->cfg.media_threads = (unsigned)n;
 		else if (!strcmp(k, "--wav"))
 			o->wav = v;
+		else if (!strcmp(k, "--prompt-ms"))
+			o->prompt_ms = (unsigned)n;
 		else if (!strcmp(k, "--answer-delay"))
 			o->answer_delay_ms = (unsigned)n;
 		else if (!strcmp(k, "--hangup-after"))
@@ -406,7 +414,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	struct voice_audio *a = NULL;
 	int r = o.wav ? voice_audio_load_wav(o.wav, 600, &a)
-		      : voice_audio_tone(350, 440, -13, 1000, 0, 1000, &a);
+		      : voice_audio_tone(350, 440, -13, o.prompt_ms ? o.prompt_ms : 1000, 0,
+					 o.prompt_ms ? o.prompt_ms : 1000, &a);
 	if (r < 0) {
 		fprintf(stderr, "voice_uas: audio: %s\n", strerror(-r));
 		return 1;
