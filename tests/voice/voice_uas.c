@@ -278,6 +278,10 @@ static int parse_extra(struct opts *o, const char *k, const char *v, unsigned lo
 		o->cfg.reg_offer_sha256 = n != 0;
 	else if (!strcmp(k, "--dns"))
 		o->cfg.dns_server = v;
+	else if (!strcmp(k, "--tls-cert"))
+		o->cfg.tls_cert = v;
+	else if (!strcmp(k, "--tls-port"))
+		o->cfg.tls_port = (uint16_t)n;
 	else
 		return -EINVAL;
 	return 0;
@@ -435,6 +439,8 @@ int main(int argc, char **argv)
 	uint64_t trunk_id;
 	if (o.trunk.uri && voice_trunk_add(e, &o.trunk, &trunk_id) == 0)
 		printf("TRUNK id=%llu\n", (unsigned long long)trunk_id);
+	if (voice_engine_tls_port(e))
+		printf("TLS port=%u\n", voice_engine_tls_port(e));
 	printf("READY port=%u\n", voice_engine_sip_port(e));
 	for (unsigned i = 0; o.dial && i < o.dial_count; i++)
 		dial_one(e, &o, o.dial);
