@@ -76,6 +76,11 @@ static int check_config(struct voice_engine *e, const struct voice_config *cfg)
 	e->cfg.sip_addr = e->sip_addr;
 	e->cfg.media_addr = e->media_addr;
 	e->cfg.user_agent = e->user_agent;
+	if (cfg->tls_cert) {
+		if (copy_str(e->tls_cert, sizeof(e->tls_cert), cfg->tls_cert) < 0)
+			return -EINVAL;
+		e->cfg.tls_cert = e->tls_cert;
+	}
 	if (!cfg->udp && !cfg->tcp)
 		return -EINVAL;
 	if (cfg->max_calls == 0 || cfg->sip_max_msg < 1024 || cfg->rtp_port_max < cfg->rtp_port_min)
@@ -199,6 +204,11 @@ void voice_engine_stop(struct voice_engine *e)
 uint16_t voice_engine_sip_port(const struct voice_engine *e)
 {
 	return e->sip_port;
+}
+
+uint16_t voice_engine_tls_port(const struct voice_engine *e)
+{
+	return e->tls_port;
 }
 
 /* ---- events: a growable ring under a mutex, signalled by an eventfd and a condvar ---- */

@@ -31,6 +31,8 @@ struct voice_engine {
 	struct voice_config cfg; /* strings point into the buffers below */
 	char sip_addr[64], media_addr[64], user_agent[64];
 	uint16_t sip_port; /* bound */
+	char tls_cert[512];
+	uint16_t tls_port; /* bound; 0: no TLS listener */
 
 	pthread_t sig_thread;
 	bool sig_started;

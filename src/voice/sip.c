@@ -20,6 +20,7 @@ struct sig {
 	struct sip_lsnr *lsnr_edge_req, *lsnr_edge_resp, *lsnr_reg;
 	struct sipevent_sock *evsock;
 	struct dnsc *dnsc;
+	struct tls *tls; /* the TLS listener's context, NULL without one */
 	struct sigx *x;
 	struct hash *calls;
 	struct mqueue *mq;
@@ -732,6 +733,26 @@ static int add_transports(struct sig *s)
 	return r;
 }
 
+/* TLS (cfg.tls_cert): libre's OpenSSL context from the PEM, a listener on its own port. */
+static int add_tls(struct sig *s)
+{
+	const struct voice_config *cfg = &s->e->cfg;
+	if (!cfg->tls_cert)
+		return 0;
+	int err = tls_alloc(&s->tls, TLS_METHOD_SSLV23, cfg->tls_cert, NULL);
+	if (err)
+		return -err;
+	struct sa laddr, bound;
+	if (sa_set_str(&laddr, cfg->sip_addr, cfg->tls_port) != 0)
+		return -EINVAL;
+	if ((err = sip_transp_add(s->sip, SIP_TRANSP_TLS, &laddr, s->tls)) != 0)
+		return -err;
+	if ((err = sip_transp_laddr(s->sip, &bound, SIP_TRANSP_TLS, NULL)) != 0)
+		return -err;
+	s->e->tls_port = sa_port(&bound);
+	return 0;
+}
+
 /* A DNS client for names and SRV (RFC 3263 through libre's sip_request); without one, only
    IP literals can be dialled. */
 static void dns_setup(struct sig *s)
@@ -769,7 +790,7 @@ static int sig_setup(struct sig *s)
 		return -err;
 	s->x->sip = s->sip;
 	int r = add_transports(s);
-	if (r < 0)
+	if (r < 0 || (r = add_tls(s)) < 0)
 		return r;
 	/* order matters: listeners run in the order they were added */
 	if ((err = sip_listen(&s->lsnr_edge_req, s->sip, true, sigx_edge_h, s->x)) != 0 ||
@@ -807,6 +828,7 @@ static void sig_teardown(struct sig *s)
 	if (s->sip)
 		sip_close(s->sip, true);
 	s->sip = mem_deref(s->sip);
+	s->tls = mem_deref(s->tls);
 	s->dnsc = mem_deref(s->dnsc);
 	s->calls = mem_deref(s->calls);
 }

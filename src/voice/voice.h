@@ -48,6 +48,10 @@ struct voice_config {
 	bool reg_offer_sha256;	/* a second WWW-Authenticate with SHA-256 (RFC 8760); off by
 				   default: libre 1.1.0 clients (baresip 1.0) fail on it */
 	int media_rt_priority;	/* SCHED_FIFO priority of media threads (0: none, else nice -10) */
+	/* TLS listener on sip_addr (sip.c): a PEM file with the certificate and its private key;
+	   NULL: no TLS listener */
+	const char *tls_cert;
+	uint16_t tls_port; /* 0: the kernel chooses (voice_engine_tls_port) */
 };
 
 #define VOICE_SCANNER_AGENTS                                                                       \
@@ -63,6 +67,8 @@ int voice_engine_start(const struct voice_config *cfg, struct voice_engine **ret
 void voice_engine_stop(struct voice_engine *e);
 /* The SIP port actually bound (the configured one, or the kernel's choice for port 0). */
 uint16_t voice_engine_sip_port(const struct voice_engine *e);
+/* The TLS port bound; 0 without a TLS listener. */
+uint16_t voice_engine_tls_port(const struct voice_engine *e);
 
 enum voice_event_type {
 	VOICE_EV_INCOMING, /* an inbound INVITE was accepted (100 and 180 sent); answer or reject */

@@ -17,6 +17,8 @@ struct opts {
 	unsigned record_ms;
 	unsigned answer_delay_ms, hangup_ms, dial_count, dial_timeout_ms;
 	bool hangup_on_pound;
+	bool hangup_after_play; /* --hangup-after-play: hang up when the prompt ends */
+	unsigned prompt_ms;	/* --prompt-ms: the tone's length, default 1000 */
 	/* signalling extras */
 	const char *users[8], *auth_user, *auth_pass;
 	size_t nusers;
@@ -116,7 +118,7 @@ static void on_answered(struct voice_engine *e, const struct opts *o, struct voi
 		voice_call_say(e, ev->call, o->ivr, NULL, 1);
 		voice_call_collect(e, ev->call, &c);
 	} else {
-		voice_call_play(e, ev->call, a, 0);
+		voice_call_play(e, ev->call, a, o->hangup_after_play ? 1 : 0);
 	}
 	if (o->collect) {
 		struct voice_collect c = {.max_digits = 16, .finish_key = '#', .first_ms = 20000};
@@ -190,6 +192,8 @@ static void on_event(struct voice_engine *e, const struct opts *o, struct voice_
 		break;
 	case VOICE_EV_PLAY_DONE:
 		printf("PLAY_DONE call=%llu code=%d\n", id, ev->code);
+		if (o->hangup_after_play)
+			voice_call_hangup(e, ev->call);
 		break;
 	case VOICE_EV_COLLECTED:
 		printf("COLLECTED call=%llu code=%d digits=%s\n", id, ev->code, ev->digits);
@@ -274,6 +278,10 @@ static int parse_extra(struct opts *o, const char *k, const char *v, unsigned lo
 		o->cfg.reg_offer_sha256 = n != 0;
 	else if (!strcmp(k, "--dns"))
 		o->cfg.dns_server = v;
+	else if (!strcmp(k, "--tls-cert"))
+		o->cfg.tls_cert = v;
+	else if (!strcmp(k, "--tls-port"))
+		o->cfg.tls_port = (uint16_t)n;
 	else
 		return -EINVAL;
 	return 0;
@@ -317,6 +325,8 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->collect = true;
 		else if (!strcmp(k, "--no-tcp"))
 			o->cfg.tcp = false;
+		else if (!strcmp(k, "--hangup-after-play"))
+			o->hangup_after_play = true;
 		else if (!strcmp(k, "--progress"))
 			o->progress = true;
 		else if (!strcmp(k, "--dial-on-register"))
@@ -343,6 +353,8 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->cfg.media_threads = (unsigned)n;
 		else if (!strcmp(k, "--wav"))
 			o->wav = v;
+		else if (!strcmp(k, "--prompt-ms"))
+			o->prompt_ms = (unsigned)n;
 		else if (!strcmp(k, "--answer-delay"))
 			o->answer_delay_ms = (unsigned)n;
 		else if (!strcmp(k, "--hangup-after"))
@@ -406,7 +418,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	struct voice_audio *a = NULL;
 	int r = o.wav ? voice_audio_load_wav(o.wav, 600, &a)
-		      : voice_audio_tone(350, 440, -13, 1000, 0, 1000, &a);
+		      : voice_audio_tone(350, 440, -13, o.prompt_ms ? o.prompt_ms : 1000, 0,
+					 o.prompt_ms ? o.prompt_ms : 1000, &a);
 	if (r < 0) {
 		fprintf(stderr, "voice_uas: audio: %s\n", strerror(-r));
 		return 1;
@@ -426,6 +439,8 @@ int main(int argc, char **argv)
 	uint64_t trunk_id;
 	if (o.trunk.uri && voice_trunk_add(e, &o.trunk, &trunk_id) == 0)
 		printf("TRUNK id=%llu\n", (unsigned long long)trunk_id);
+	if (voice_engine_tls_port(e))
+		printf("TLS port=%u\n", voice_engine_tls_port(e));
 	printf("READY port=%u\n", voice_engine_sip_port(e));
 	for (unsigned i = 0; o.dial && i < o.dial_count; i++)
 		dial_one(e, &o, o.dial);
