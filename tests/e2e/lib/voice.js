@@ -154,13 +154,23 @@ async function sippOnce(uas, o = {}) {
 	if (o.rtpEcho)
 		args.push('-rtp_echo');
 	args.push(...(o.extra || []));
+	return sippFinish(spawnSipp(args, dir), dir, (o.timeout || 30) + 10);
+}
+
+/* Starts SIPp in dir with its output collected in the returned child's `out`. */
+function spawnSipp(args, dir) {
 	const c = spawn('sipp', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
 	children.add(c);
-	let out = '';
-	c.stdout.on('data', (d) => (out += d));
-	c.stderr.on('data', (d) => (out += d));
-	const done = await waitExit(c, ((o.timeout || 30) + 10) * 1000);
-	if (!done) {
+	c.out = '';
+	c.stdout.on('data', (d) => (c.out += d));
+	c.stderr.on('data', (d) => (c.out += d));
+	return c;
+}
+
+/* Waits up to secs for SIPp to exit (then kills it), reads its screen and error logs,
+   removes dir, and returns {code, ok, failed, screen, errors, out, describe()}. */
+async function sippFinish(c, dir, secs) {
+	if (!(await waitExit(c, secs * 1000))) {
 		c.kill('SIGKILL');
 		await waitExit(c, 5000);
 	}
@@ -176,6 +186,7 @@ async function sippOnce(uas, o = {}) {
 		const m = re.exec(screen);
 		return m ? +m[1] : -1;
 	};
+	const out = c.out;
 	return {
 		code: c.exitCode,
 		ok: num(/Successful call\s*\|\s*\d+\s*\|\s*(\d+)/),
@@ -235,38 +246,8 @@ async function sippServerOnce(o) {
 	for (const [k, v] of Object.entries(o.keys || {}))
 		args.push('-key', k, String(v));
 	args.push(...(o.extra || []));
-	const c = spawn('sipp', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-	children.add(c);
-	let out = '';
-	c.stdout.on('data', (d) => (out += d));
-	c.stderr.on('data', (d) => (out += d));
-	const done = (async () => {
-		const exited = await waitExit(c, ((o.timeout || 20) + 10) * 1000);
-		if (!exited) {
-			c.kill('SIGKILL');
-			await waitExit(c, 5000);
-		}
-		children.delete(c);
-		const read = (suffix) => {
-			const f = fs.readdirSync(dir).find((n) => n.endsWith(suffix));
-			return f ? fs.readFileSync(path.join(dir, f), 'latin1') : '';
-		};
-		const screen = read('_screen.log');
-		const errors = read('_errors.log');
-		rmDir(dir);
-		const num = (re) => {
-			const m = re.exec(screen);
-			return m ? +m[1] : -1;
-		};
-		return {
-			code: c.exitCode,
-			ok: num(/Successful call\s*\|\s*\d+\s*\|\s*(\d+)/),
-			failed: num(/Failed call\s*\|\s*\d+\s*\|\s*(\d+)/),
-			describe() {
-				return `sipp exit ${c.exitCode}\n${screen.slice(-2500)}\n${errors.slice(-2500)}\n${out.slice(-1000)}`;
-			},
-		};
-	})();
+	const c = spawnSipp(args, dir);
+	const done = sippFinish(c, dir, (o.timeout || 20) + 10);
 	await sleep(300); /* let it bind */
 	return { port, done, kill: () => c.kill('SIGTERM'), exited: () => c.exitCode !== null || c.signalCode !== null };
 }
