@@ -344,6 +344,166 @@ int store_template_update(struct store_tx *tx, const char *tenant_id, const char
 			  const struct store_template *t);
 int store_template_delete(struct store_tx *tx, const char *tenant_id, const char *id);
 
+/* ---- voice (store/voice.c: carriers, rates, numbers, applications, dialplan, settings,
+   recordings; store/calls.c: calls) ---- */
+
+/* carriers (SIP trunks); tenant_id NULL = operator-wide. Update: NULL strings and -1
+   integers leave a field. */
+struct store_carrier {
+	const char *id, *tenant_id, *name, *host, *transport, *username, *password;
+	const char *number_format, *tech_prefix, *caller_id;
+	int port, register_expires, max_channels, cps_limit, priority, weight, enabled, ping_ms;
+};
+int store_carrier_insert(struct store_tx *tx, const struct store_carrier *c);
+/* any: whoever owns it (the call service, system scope). */
+int store_carrier_get(struct store_tx *tx, const char *tenant_id, bool any, const char *id,
+		      json_t **ret);
+int store_carrier_list(struct store_tx *tx, const char *tenant_id, const char *cursor, int limit,
+		       json_t **ret);
+int store_carrier_update(struct store_tx *tx, const char *tenant_id, const char *id,
+			 const struct store_carrier *c);
+int store_carrier_delete(struct store_tx *tx, const char *tenant_id, const char *id);
+/* health: "up" | "down" | "unknown"; reg_status NULL leaves it. System scope. */
+int store_carrier_health(struct store_tx *tx, const char *id, const char *health,
+			 const char *reg_status);
+/* Every enabled carrier of every owner (system scope; the engine's trunks). */
+int store_carriers_enabled(struct store_tx *tx, json_t **ret);
+struct store_carrier_rate {
+	const char *prefix;	/* digits of the E.164 number without '+' */
+	int64_t cost_micros;	/* per minute */
+	int min_s, incr_s;	/* billing increments: 60/60, 1/1, 30/6 ... */
+};
+int store_carrier_rates_replace(struct store_tx *tx, const char *carrier_id, const char *tenant_id,
+				const struct store_carrier_rate *rates, size_t n);
+int store_carrier_rates_list(struct store_tx *tx, const char *carrier_id, json_t **ret);
+/* Candidate carriers for a tenant's outbound leg to dest (E.164 digits without '+'): the
+   tenant's own enabled carriers if it has any, else the operator's enabled ones; rows
+   {id, tenant_id, name, host, port, transport, username, password, number_format,
+   tech_prefix, caller_id, max_channels, cps_limit, priority, weight, health, prefix,
+   cost_micros, min_s, incr_s} where prefix/cost_micros/min_s/incr_s are those of the
+   longest matching rate prefix, or null when the carrier has no matching rate. Unordered:
+   the caller ranks them. */
+int store_carrier_routes(struct store_tx *tx, const char *tenant_id, const char *dest,
+			 json_t **ret);
+
+/* a number's voice settings (PATCH: NULL leaves a field, "" clears it) */
+struct store_number_voice {
+	const char *voice_url, *voice_method, *fallback_url, *fallback_method, *status_callback,
+	    *application_id;
+};
+int store_number_set_voice(struct store_tx *tx, const char *tenant_id, const char *id,
+			   const struct store_number_voice *v);
+/* System scope: the carrier a number arrives on and is sent from ("" clears). */
+int store_number_set_carrier(struct store_tx *tx, const char *id, const char *carrier_id);
+
+/* applications: kind "document" | "ivr"; document is the TwiML XML that runs */
+struct store_application {
+	const char *id, *tenant_id, *name, *kind, *source, *document;
+};
+int store_application_insert(struct store_tx *tx, const struct store_application *a);
+int store_application_get(struct store_tx *tx, const char *tenant_id, const char *id,
+			  json_t **ret);
+int store_application_list(struct store_tx *tx, const char *tenant_id, const char *cursor,
+			   int limit, json_t **ret);
+int store_application_update(struct store_tx *tx, const char *tenant_id, const char *id,
+			     const struct store_application *a);
+int store_application_delete(struct store_tx *tx, const char *tenant_id, const char *id);
+
+/* inbound dialplan rules (update: NULL strings and INT_MIN integers leave a field) */
+struct store_dialplan_rule {
+	const char *id, *tenant_id, *name, *match_number, *match_prefix, *match_caller, *days,
+	    *time_start, *time_end, *application_id;
+	int priority, utc_offset_min, enabled;
+};
+int store_dialplan_insert(struct store_tx *tx, const struct store_dialplan_rule *r);
+int store_dialplan_get(struct store_tx *tx, const char *tenant_id, const char *id, json_t **ret);
+/* ordered by priority, then id */
+int store_dialplan_list(struct store_tx *tx, const char *tenant_id, json_t **ret);
+int store_dialplan_update(struct store_tx *tx, const char *tenant_id, const char *id,
+			  const struct store_dialplan_rule *r);
+int store_dialplan_delete(struct store_tx *tx, const char *tenant_id, const char *id);
+/* The winning enabled rule of tenant for a call to `to` from `from` at now_us (UTC);
+   -ENOENT if none matches. */
+int store_dialplan_match(struct store_tx *tx, const char *tenant_id, const char *to,
+			 const char *from, uint64_t now_us, json_t **ret);
+
+/* per-tenant voice guardrails: *ret = the row, or -ENOENT (defaults apply). Put: NULL
+   strings and < 0 integers store NULL (the default). */
+struct store_voice_settings {
+	const char *home_country, *allowed_countries; /* ISO 3166 alpha-2; comma list */
+	int calls_per_second, max_concurrent_calls;
+	int64_t daily_spend_cap_micros;
+};
+int store_voice_settings_get(struct store_tx *tx, const char *tenant_id, json_t **ret);
+int store_voice_settings_put(struct store_tx *tx, const char *tenant_id,
+			     const struct store_voice_settings *s);
+
+/* recordings */
+struct store_recording {
+	const char *id, *tenant_id, *call_id, *source, *path, *status_callback,
+	    *status_callback_method;
+};
+int store_recording_insert(struct store_tx *tx, const struct store_recording *r); /* in-progress */
+/* status "completed" | "failed"; tenant_id NULL: any (the call service). */
+int store_recording_done(struct store_tx *tx, const char *id, const char *status,
+			 int duration_ms, int64_t bytes);
+int store_recording_get(struct store_tx *tx, const char *tenant_id, const char *id, json_t **ret);
+/* call_id NULL: all of the tenant's; deleted ones are not listed */
+int store_recording_list(struct store_tx *tx, const char *tenant_id, const char *call_id,
+			 const char *cursor, int limit, json_t **ret);
+/* Marks it deleted; *ret_path (malloc'd) is the file to unlink. -ENOENT if unknown. */
+int store_recording_delete(struct store_tx *tx, const char *tenant_id, const char *id,
+			   char **ret_path);
+
+/* calls: one row per leg; the call record once end_us is set (store/calls.c) */
+struct store_call {
+	const char *id, *tenant_id, *parent_id, *direction, *from, *to, *status;
+	const char *url, *method, *fallback_url, *fallback_method, *twiml, *application_id;
+	const char *status_callback, *status_callback_method, *status_callback_events;
+	int timeout_s, time_limit_s, record;
+	const char *engine_run; /* NULL until the media side takes it */
+};
+int store_call_insert(struct store_tx *tx, const struct store_call *c);
+/* tenant_id NULL: any tenant's (the call service, system scope). */
+int store_call_get(struct store_tx *tx, const char *tenant_id, const char *id, json_t **ret);
+struct store_call_filter {
+	const char *status, *direction, *from, *to, *parent_id, *cursor;
+	uint64_t since_us, until_us; /* created_us range; 0: open */
+	int limit;
+};
+int store_call_list(struct store_tx *tx, const char *tenant_id, const struct store_call_filter *f,
+		    json_t **ret);
+/* A live call's progress: NULL strings, < 0 ints and 0 times leave a field. */
+struct store_call_update {
+	const char *status, *carrier_id, *attempts, *engine_run, *url, *method, *twiml;
+	int sip_code;
+	uint64_t ring_us, answer_us, seen_us;
+};
+/* Applies u if the call is not ended and (from == NULL or its status is one of from,
+   NULL-terminated). 1 if it changed, 0 if not. */
+int store_call_update(struct store_tx *tx, const char *id, const char *const *from,
+		      const struct store_call_update *u);
+/* The call record: sets the final fields and end_us, only if end_us is still NULL (so a
+   call is closed, and billed, once). 1 if this closed it, 0 if it was already closed. */
+struct store_call_end {
+	const char *status, *end_reason, *quality, *carrier_id, *attempts;
+	int sip_code, q850_cause, duration_s, billed_s;
+	int64_t cost_micros; /* < 0: NULL (unpriced) */
+	uint64_t end_us, answer_us; /* answer_us 0: leave */
+};
+int store_call_finish(struct store_tx *tx, const char *id, const struct store_call_end *e);
+/* Appends a recording id to the call's recording_ids. */
+int store_call_add_recording(struct store_tx *tx, const char *id, const char *recording_id);
+/* System scope: unfinished calls whose engine_run is not run (a dead media process) or
+   NULL and created before before_us; rows as store_call_get. */
+int store_calls_orphaned(struct store_tx *tx, const char *run, uint64_t before_us, int limit,
+			 json_t **ret);
+/* Live (not ended, not queued) calls of the tenant, and the cost of its calls ended since
+   since_us (the daily spend). */
+int store_calls_live_count(struct store_tx *tx, const char *tenant_id, int *ret);
+int store_calls_spend(struct store_tx *tx, const char *tenant_id, uint64_t since_us,
+		      int64_t *ret_micros);
+
 /* Lists: cursor is the last id of the previous page; rows are newest first. The list
    functions fetch limit+1 rows so callers can tell whether there is a next page. */
 #define STORE_LIST_MAX 200

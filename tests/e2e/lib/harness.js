@@ -296,6 +296,8 @@ class Server {
 			IRISX_LOG_LEVEL: 'info',
 			// the tests read reset/verification tokens from the outbox (no mailer yet)
 			IRISX_AUTH_OUTBOX_REVEAL: 'true',
+			// the voice engine binds SIP and RTP ports: off unless a test asks for it
+			IRISX_VOICE_ENABLED: 'false',
 		});
 		// IRISX_E2E_BUS_URL runs every server of the suite on that bus (e.g. nats://...)
 		if (process.env.IRISX_E2E_BUS_URL)
