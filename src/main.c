@@ -7,6 +7,7 @@
 
 #include "api/api.h"
 #include "bus/bus.h"
+#include "calls/calls.h"
 #include "messaging/messaging.h"
 #include "webhooks/webhooks.h"
 
@@ -93,6 +94,7 @@ static int cmd_serve(struct config *cfg)
 	};
 	int rc = 1, r = keyring_load(app.keys);
 	struct http_server *srv = NULL;
+	struct calls *calls = NULL;
 	if (r < 0) {
 		fail("cannot load signing keys", r);
 		goto out;
@@ -107,6 +109,10 @@ static int cmd_serve(struct config *cfg)
 	}
 	if ((r = messaging_start(cfg, st, app.bus, &app.messaging)) < 0) {
 		fail("cannot start the messaging worker", r);
+		goto out;
+	}
+	if (cfg->voice_enabled && (r = calls_start(cfg, st, app.bus, &calls)) < 0) {
+		fail("cannot start the voice engine (voice.sip_addr, voice.sip_port, voice.rtp_*)", r);
 		goto out;
 	}
 	if ((r = http_server_start(&app, &srv)) < 0) {
@@ -133,6 +139,7 @@ static int cmd_serve(struct config *cfg)
 	rc = 0;
 out:
 	http_server_stop(srv);
+	calls_stop(calls);
 	messaging_stop(app.messaging);
 	webhooks_stop(app.webhooks);
 	bus_close(app.bus);
