@@ -1,0 +1,207 @@
+// 50-calls-ivr: the whole IVR story on a real `irisx serve` with its voice engine. A SIPp
+// caller rings the tenant's number; the number's voice_url is a local HTTP server answering
+// with TwiML made by the real `twilio` package (VoiceResponse): a spoken menu (Gather), digit
+// 1, then Dial to a second number. The cheapest carrier answers 503 and the call fails over
+// to the next one (the engine's test helper, which speaks, collects the '#' that crossed the
+// bridge and records what it hears: the caller's speech). Then the call records (both legs,
+// attempts, cost from the rate deck), the status callbacks (signed, checked with twilio's
+// validateRequest), the call.* and recording.completed events and the recording download.
+'use strict';
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const twilio = require('twilio');
+const h = require('./lib/harness');
+const { startReceiver } = require('./lib/receiver');
+const { Uas, sipp, sippServer } = require('./lib/voice');
+
+const NUM = '+15550001111';
+const SALES = '+15557770001';
+let srv, T, docs, A, B, sipPort, recDir, token;
+
+function wavLevel(buf) {
+	const i = buf.indexOf('data');
+	const s = new Int16Array(buf.buffer.slice(buf.byteOffset + i + 8, buf.byteOffset + buf.length - ((buf.length - i - 8) % 2)));
+	let sum = 0;
+	for (const v of s)
+		sum += v * v;
+	return s.length ? 10 * Math.log10(sum / s.length / 32768 ** 2 + 1e-12) : -100;
+}
+
+async function admin(method, p, o = {}) {
+	return srv.req(method, p, { token: srv.adminToken, ...o });
+}
+
+async function waitFor(fn, ms, what) {
+	const end = Date.now() + ms;
+	let last;
+	while (Date.now() < end) {
+		last = await fn();
+		if (last)
+			return last;
+		await h.sleep(100);
+	}
+	throw new Error(`timed out waiting for ${what}`);
+}
+
+before(async () => {
+	docs = await startReceiver((req) => {
+		const form = new URLSearchParams(req.body);
+		const vr = new twilio.twiml.VoiceResponse();
+		if (req.path === '/voice') {
+			const g = vr.gather({ numDigits: 1, action: '/menu', timeout: 6 });
+			g.say('Welcome to IRISX. For sales, press 1.');
+			vr.say('We did not get your choice. Goodbye.');
+		} else if (req.path === '/menu') {
+			if (form.get('Digits') === '1') {
+				const d = vr.dial({ action: 'after-dial', timeout: 15, record: 'record-from-answer', recordingStatusCallback: '/rec-status' });
+				d.number(SALES);
+			} else {
+				vr.say('Unknown choice.');
+			}
+		} else if (req.path === '/after-dial') {
+			vr.hangup();
+		} else {
+			return { status: 204 };
+		}
+		return { status: 200, headers: { 'content-type': 'text/xml' }, body: vr.toString() };
+	});
+	recDir = h.tmpDir('carrier-rec');
+	// carrier A: the cheapest, refuses with 503; carrier B: the engine's helper answering
+	A = await sippServer({ scenario: 'uas_503.xml', timeout: 60 });
+	B = await new Uas(['--rtp-min', '41000', '--rtp-max', '41099', '--ivr', 'This is the sales desk.', '--record-dir', recDir, '--record-ms', '2500']).start();
+	sipPort = await h.freePort();
+	srv = await h.startServer({
+		tag: 'ivr',
+		admin: true,
+		env: {
+			IRISX_VOICE_ENABLED: 'true',
+			IRISX_VOICE_SIP_PORT: String(sipPort),
+			IRISX_VOICE_RTP_PORT_MIN: '41200',
+			IRISX_VOICE_RTP_PORT_MAX: '41399',
+			IRISX_OUTBOUND_ALLOW_PRIVATE: 'true',
+			IRISX_WEBHOOKS_RETRY_UNIT_US: '1000',
+		},
+	});
+	T = await h.registerTenant(srv, { tag: 'ivr' });
+	const ca = h.expectStatus(await admin('POST', '/v1/admin/carriers', { json: { name: 'cheap', host: '127.0.0.1', port: A.port, priority: 10, ping_ms: 0 } }), 201);
+	const cb = h.expectStatus(await admin('POST', '/v1/admin/carriers', { json: { name: 'second', host: '127.0.0.1', port: B.port, priority: 10 } }), 201);
+	const cc = h.expectStatus(await admin('POST', '/v1/admin/carriers', { json: { name: 'dear', host: '127.0.0.1', port: 9, priority: 1, ping_ms: 0 } }), 201);
+	h.expectStatus(await admin('PUT', `/v1/admin/carriers/${ca.id}/rates`, { body: 'prefix,cost_per_min,min_s,incr_s\n1555,0.0050,1,1\n', headers: { 'content-type': 'text/csv' } }), 200);
+	h.expectStatus(await admin('PUT', `/v1/admin/carriers/${cb.id}/rates`, { body: 'prefix,cost_per_min,min_s,incr_s\n1,0.0200,1,1\n1555,0.0120,60,60\n', headers: { 'content-type': 'text/csv' } }), 200);
+	h.expectStatus(await admin('PUT', `/v1/admin/carriers/${cc.id}/rates`, { body: 'prefix,cost_per_min\n1555,0.0900\n', headers: { 'content-type': 'text/csv' } }), 200);
+	A.carrier = ca.id;
+	B.carrier = cb.id;
+	const n = h.expectStatus(await admin('POST', '/v1/admin/phone-numbers', { json: { number: NUM, tenant_id: T.tenantId } }), 201);
+	h.expectStatus(
+		await srv.req('PATCH', `/v1/phone-numbers/${n.id}`, { token: T.token, json: { voice_url: docs.url('/voice'), voice_status_callback: docs.url('/status') } }),
+		200
+	);
+	h.expectStatus(await srv.req('POST', '/v1/webhooks', { token: T.token, json: { url: docs.url('/events'), events: ['call.*', 'recording.*'] } }), 201);
+	token = h.expectStatus(await srv.req('GET', '/v1/tenant/auth-token', { token: T.token }), 200).auth_token;
+});
+
+after(async () => {
+	if (B)
+		await B.stop().catch(() => {});
+	if (A)
+		A.kill();
+	if (docs)
+		await docs.close();
+	if (srv)
+		await srv.cleanup();
+	if (recDir)
+		h.rmDir(recDir);
+});
+
+test('inbound IVR: menu, digit 1, Dial through the cheapest healthy carrier, records and events', async () => {
+	const r = await sipp({ port: sipPort }, { scenario: 'uac_ivr.xml', service: NUM.slice(1), timeout: 40 });
+	assert.equal(r.ok, 1, r.describe() + '\n' + srv.logs.slice(-3000));
+
+	// the documents were requested as Twilio does: signed, with the call's parameters
+	const first = docs.on('/voice')[0];
+	assert.ok(first, 'the voice_url was fetched');
+	const p1 = Object.fromEntries(new URLSearchParams(first.body));
+	assert.equal(p1.To, NUM);
+	assert.equal(p1.From, '+15553334444');
+	assert.equal(p1.Direction, 'inbound');
+	assert.equal(p1.AccountSid, T.tenantId);
+	assert.equal(p1.ApiVersion, '2010-04-01');
+	assert.match(p1.CallSid, h.ID_RE('CA'));
+	assert.ok(twilio.validateRequest(token, first.headers['x-twilio-signature'], docs.url('/voice'), p1), 'X-Twilio-Signature verifies');
+	const menu = docs.on('/menu')[0];
+	assert.ok(menu, 'the Gather action was requested');
+	assert.equal(new URLSearchParams(menu.body).get('Digits'), '1');
+	const after = docs.on('/after-dial')[0];
+	assert.ok(after, 'the Dial action (relative URL) was requested');
+	const ap = new URLSearchParams(after.body);
+	assert.equal(ap.get('DialCallStatus'), 'completed');
+	assert.match(ap.get('DialCallSid'), h.ID_RE('CA'));
+
+	// the far party heard the caller: '#' crossed the bridge, then the caller's speech was recorded
+	await B.waitFor(/RECORD_DONE call=\d+ code=\d+ duration_ms=\d+/, 15000);
+	assert.match(B.out, /COLLECTED call=\d+ code=1 digits=/);
+	const wav = fs.readdirSync(recDir).filter((f) => f.endsWith('.wav'));
+	assert.equal(wav.length, 1, B.out);
+	const level = wavLevel(fs.readFileSync(path.join(recDir, wav[0])));
+	assert.ok(level > -45, `the carrier side recorded the caller's speech (${level.toFixed(1)} dBFS)`);
+
+	// the call records: the inbound leg and its Dial child, closed, with attempts and cost
+	const parent = p1.CallSid;
+	const rec = await waitFor(async () => {
+		const c = (await srv.req('GET', `/v1/calls/${parent}`, { token: T.token })).body;
+		return c && c.status === 'completed' && c.ended_at ? c : null;
+	}, 15000, 'the inbound call record');
+	assert.equal(rec.direction, 'inbound');
+	assert.ok(rec.duration >= 4, JSON.stringify(rec));
+	const kids = h.expectStatus(await srv.req('GET', `/v1/calls?parent_call_id=${parent}`, { token: T.token }), 200).data;
+	assert.equal(kids.length, 1, JSON.stringify(kids));
+	const child = await waitFor(async () => {
+		const c = (await srv.req('GET', `/v1/calls/${kids[0].id}`, { token: T.token })).body;
+		return c && c.ended_at ? c : null;
+	}, 15000, 'the child record');
+	assert.equal(child.direction, 'outbound-dial');
+	assert.equal(child.to, SALES);
+	assert.equal(child.status, 'completed');
+	assert.equal(child.carrier_id, B.carrier, 'answered by the second-cheapest carrier');
+	assert.deepEqual(child.attempts.map((a) => [a.carrier_id, a.code]), [[A.carrier, 503], [B.carrier, 200]]);
+	assert.ok(child.duration >= 1, JSON.stringify(child));
+	assert.equal(child.billed_seconds, 60, '60/60 increments on the 1555 prefix of carrier B');
+	assert.equal(child.price_micros, 12000, '0.012 per minute, one minute');
+	assert.ok(child.quality && child.quality.rx_packets > 50, `media flowed: ${JSON.stringify(child.quality)}`);
+
+	// status callbacks of the inbound number: answered and completed, signed
+	await docs.waitFor(() => docs.on('/status').some((x) => /CallStatus=completed/.test(x.body)), 15000, 'completed callback');
+	const sts = docs.on('/status').map((x) => new URLSearchParams(x.body).get('CallStatus'));
+	assert.ok(sts.includes('in-progress') && sts.includes('completed'), sts.join(','));
+	for (const x of docs.on('/status'))
+		assert.ok(twilio.validateRequest(token, x.headers['x-twilio-signature'], docs.url('/status'), Object.fromEntries(new URLSearchParams(x.body))));
+
+	// the Dial's recording: ready event, callback, downloadable WAV with audio
+	await docs.waitFor(() => docs.on('/events').some((x) => JSON.parse(x.body).type === 'recording.completed'), 15000, 'recording.completed');
+	const evs = docs.on('/events').map((x) => JSON.parse(x.body));
+	const types = new Set(evs.map((e) => e.type));
+	for (const t of ['call.answered', 'call.completed', 'recording.completed'])
+		assert.ok(types.has(t), `${t} in ${[...types]}`);
+	const rc = evs.find((e) => e.type === 'recording.completed');
+	assert.equal(rc.data.call_id, parent);
+	await docs.waitFor(() => docs.on('/rec-status').length > 0, 10000, 'recordingStatusCallback');
+	assert.equal(new URLSearchParams(docs.on('/rec-status')[0].body).get('RecordingStatus'), 'completed');
+	const recs = h.expectStatus(await srv.req('GET', `/v1/recordings?call_id=${parent}`, { token: T.token }), 200).data;
+	assert.equal(recs.length, 1);
+	assert.equal(recs[0].status, 'completed');
+	const audio = await fetch(`${srv.url}/v1/recordings/${recs[0].id}/audio`, { headers: { authorization: `Bearer ${T.token}` } });
+	assert.equal(audio.status, 200);
+	const bytes = Buffer.from(await audio.arrayBuffer());
+	assert.equal(bytes.toString('latin1', 0, 4), 'RIFF');
+	assert.ok(bytes.length > 8000, `recording bytes ${bytes.length}`);
+	assert.deepEqual(rec.recording_ids, [recs[0].id]);
+});
+
+test('a number without a tenant is refused (404), nothing is recorded', async () => {
+	const r = await sipp({ port: sipPort }, { sn: 'uac', service: '15559990000', timeout: 10 });
+	assert.equal(r.ok, 0);
+	assert.match(r.screen + r.errors, /404/);
+});
