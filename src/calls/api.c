@@ -160,15 +160,14 @@ static int check_url(const json_t *body, const char *key, bool allow_private, co
 	return 0;
 }
 
-static int add_event(char *out, size_t n, const char *ev, size_t len, struct calls_refusal *w)
+static int add_event(char seen[4], const char *ev, size_t len, struct calls_refusal *w)
 {
 	static const char *const known[] = {"initiated", "ringing", "answered", "completed"};
 	for (size_t i = 0; i < 4; i++)
 		if (strlen(known[i]) == len && !strncmp(ev, known[i], len)) {
-			out[i] = 1;
+			seen[i] = 1;
 			return 0;
 		}
-	(void)n;
 	return refuse(w, 400, "invalid_field",
 		      "status_callback_events are initiated, ringing, answered, completed",
 		      "status_callback_events");
@@ -189,7 +188,7 @@ static int check_events(const json_t *v, char out[48], struct calls_refusal *w)
 			s += sp;
 			size_t len = strcspn(s, " ,");
 			if (len)
-				r = add_event(seen, 4, s, len, w);
+				r = add_event(seen, s, len, w);
 			s += len;
 		}
 	} else if (json_is_array(v) && json_array_size(v) <= 8) {
@@ -200,8 +199,8 @@ static int check_events(const json_t *v, char out[48], struct calls_refusal *w)
 				return refuse(w, 400, "invalid_type",
 					      "status_callback_events is a list of names",
 					      "status_callback_events");
-			if ((r = add_event(seen, 4, json_string_value(e), json_string_length(e),
-					   w)) < 0)
+			if ((r = add_event(seen, json_string_value(e), json_string_length(e), w)) <
+			    0)
 				return r;
 		}
 	} else {
