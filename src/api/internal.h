@@ -63,5 +63,7 @@ http_handler_fn h_providers_create, h_providers_list, h_providers_get, h_provide
     h_providers_delete, h_rates_put, h_rates_get, h_admin_numbers_create, h_numbers_list,
     h_admin_numbers_patch, h_admin_numbers_delete, h_numbers_get, h_numbers_patch,
     h_admin_senders_create, h_inbound_provider;
+http_handler_fn h_voice_settings_get, h_voice_settings_patch, h_admin_voice_settings_get,
+    h_admin_voice_settings_put;
 
 #endif
