@@ -23,7 +23,7 @@ function listRoutes() {
 	return h
 		.routeTable()
 		.filter((r) => r.method === 'GET' && r.path.startsWith('/v1/') && !r.path.includes('{'))
-		.filter((r) => !r.path.startsWith('/v1/admin/') && !['/v1/openapi.json', '/v1/auth/me', '/v1/tenant', '/v1/tenant/auth-token'].includes(r.path));
+		.filter((r) => !r.path.startsWith('/v1/admin/') && !['/v1/openapi.json', '/v1/auth/me', '/v1/tenant', '/v1/tenant/auth-token', '/v1/voice/settings'].includes(r.path));
 }
 
 /* Valid bodies per route, so a 404 is not a 400 in disguise; one request per body. */
