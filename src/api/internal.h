@@ -66,5 +66,7 @@ http_handler_fn h_providers_create, h_providers_list, h_providers_get, h_provide
     h_admin_senders_create, h_inbound_provider;
 http_handler_fn h_calls_create, h_calls_list, h_calls_get, h_calls_export, h_calls_update,
     h_calls_transfer;
+http_handler_fn h_voice_settings_get, h_voice_settings_patch, h_admin_voice_settings_get,
+    h_admin_voice_settings_put;
 
 #endif

@@ -146,6 +146,12 @@ const struct route api_routes[] = {
      "Redirect a call to a new document, hang it up or cancel it"},
     {"POST", "/v1/calls/{id}/transfer", h_calls_transfer, ROLE_DEVELOPER, 16 * KB, "call.transfer",
      ROUTE_BODY, "Transfer an answered call (blind or attended)"},
+    {"GET", "/v1/voice/settings", h_voice_settings_get, ROLE_VIEWER, 0, NULL, 0,
+     "The tenant's voice guardrails (allowed countries, calls per second, concurrent calls, "
+     "daily spend cap) and which are defaults"},
+    {"PATCH", "/v1/voice/settings", h_voice_settings_patch, ROLE_ADMIN, 16 * KB,
+     "voice_settings.update", ROUTE_BODY,
+     "Choose the countries the tenant's calls may reach (other settings are the operator's)"},
 
     {"GET", "/v1/audit-logs", h_audit_list, ROLE_ADMIN, 0, NULL, 0, "The tenant's audit trail"},
 
@@ -166,6 +172,11 @@ const struct route api_routes[] = {
      "A tenant's rate limits"},
     {"PUT", "/v1/admin/tenants/{id}/limits", h_admin_limits_put, ROLE_PLATFORM_ADMIN, 16 * KB,
      "admin.tenant.limits", ROUTE_BODY | ROUTE_AUTH_CHANGE, "Set a tenant's rate limits"},
+    {"GET", "/v1/admin/tenants/{id}/voice-settings", h_admin_voice_settings_get,
+     ROLE_PLATFORM_ADMIN, 0, NULL, 0, "A tenant's voice guardrails"},
+    {"PUT", "/v1/admin/tenants/{id}/voice-settings", h_admin_voice_settings_put,
+     ROLE_PLATFORM_ADMIN, 16 * KB, "admin.voice_settings.update", ROUTE_BODY,
+     "Set a tenant's voice guardrails (absent fields stay, null restores the default)"},
     {"GET", "/v1/admin/audit-logs", h_admin_audit_list, ROLE_PLATFORM_ADMIN, 0, NULL, 0,
      "Audit trail across tenants"},
     {"GET", "/v1/admin/messaging-providers", h_providers_list, ROLE_PLATFORM_ADMIN, 0, NULL, 0,

@@ -23,7 +23,7 @@ function listRoutes() {
 	return h
 		.routeTable()
 		.filter((r) => r.method === 'GET' && r.path.startsWith('/v1/') && !r.path.includes('{'))
-		.filter((r) => !r.path.startsWith('/v1/admin/') && !['/v1/openapi.json', '/v1/auth/me', '/v1/tenant', '/v1/tenant/auth-token'].includes(r.path))
+		.filter((r) => !r.path.startsWith('/v1/admin/') && !['/v1/openapi.json', '/v1/auth/me', '/v1/tenant', '/v1/tenant/auth-token', '/v1/voice/settings'].includes(r.path))
 		.filter((r) => r.path !== '/v1/calls/export'); // CSV, checked on its own below
 }
 

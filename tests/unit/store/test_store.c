@@ -937,6 +937,36 @@ static int delete_b_fn(struct store_tx *tx, void *arg)
 	return 0;
 }
 
+/* ---- voice guardrails ---- */
+
+static int voice_settings_fn(struct store_tx *tx, void *arg)
+{
+	json_t *row;
+	CHECK_EQ_INT(store_voice_settings_get(tx, fx.ta, &row), -ENOENT);
+	struct store_voice_settings s = {"GB", "GB,FR", 5, -1, 100000000};
+	CHECK_EQ_INT(store_voice_settings_put(tx, fx.ta, &s), 0);
+	CHECK_EQ_INT(store_voice_settings_get(tx, fx.ta, &row), 0);
+	CHECK_STR(row_str(row, "home_country"), "GB");
+	CHECK_STR(row_str(row, "allowed_countries"), "GB,FR");
+	CHECK_EQ_INT(json_int(row, "calls_per_second", 0), 5);
+	CHECK(json_is_null(json_object_get(row, "max_concurrent_calls")));
+	CHECK_EQ_INT(json_int(row, "daily_spend_cap_micros", 0), 100000000);
+	CHECK(json_int(row, "updated_us", 0) > 0);
+	json_decref(row);
+	/* a second put replaces the row; NULL and < 0 store NULL (the default) */
+	s = (struct store_voice_settings){NULL, "*", -1, 20, -1};
+	CHECK_EQ_INT(store_voice_settings_put(tx, fx.ta, &s), 0);
+	CHECK_EQ_INT(store_voice_settings_get(tx, fx.ta, &row), 0);
+	CHECK(json_is_null(json_object_get(row, "home_country")));
+	CHECK_STR(row_str(row, "allowed_countries"), "*");
+	CHECK(json_is_null(json_object_get(row, "calls_per_second")));
+	CHECK_EQ_INT(json_int(row, "max_concurrent_calls", 0), 20);
+	CHECK(json_is_null(json_object_get(row, "daily_spend_cap_micros")));
+	json_decref(row);
+	CHECK_EQ_INT(store_voice_settings_get(tx, fx.tb, &row), -ENOENT);
+	return 0;
+}
+
 static void test_tenant_scoping(void)
 {
 	CHECK(tx_write(fx.tb, idem_b_fn, NULL) >= 0);
@@ -1238,6 +1268,7 @@ int main(void)
 	test_batch_rollback();
 	test_group_commit();
 	test_calls();
+	CHECK_EQ_INT(tx_write(fx.ta, voice_settings_fn, NULL), 0);
 	test_tenant_scoping();
 	test_reopen();
 	/* last: the parameterless lists hit a UBSan report in store_list_page (see report) */
