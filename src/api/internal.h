@@ -21,6 +21,7 @@ json_t *present_email(json_t *row);
 json_t *present_template(json_t *row);
 json_t *present_provider(json_t *row);
 json_t *present_number(json_t *row);
+json_t *present_call(json_t *row);
 
 /* Normalised e-mail (lower case, trimmed) into out; -EINVAL if not plausible. */
 int email_normalize(const char *in, char *out, size_t n);
@@ -63,5 +64,9 @@ http_handler_fn h_providers_create, h_providers_list, h_providers_get, h_provide
     h_providers_delete, h_rates_put, h_rates_get, h_admin_numbers_create, h_numbers_list,
     h_admin_numbers_patch, h_admin_numbers_delete, h_numbers_get, h_numbers_patch,
     h_admin_senders_create, h_inbound_provider;
+http_handler_fn h_calls_create, h_calls_list, h_calls_get, h_calls_export, h_calls_update,
+    h_calls_transfer;
+http_handler_fn h_voice_settings_get, h_voice_settings_patch, h_admin_voice_settings_get,
+    h_admin_voice_settings_put;
 
 #endif

@@ -134,6 +134,25 @@ const struct route api_routes[] = {
      "messaging.provider_webhook", ROUTE_ANY_BODY,
      "Receipts and inbound messages posted by an HTTP messaging provider"},
 
+    {"POST", "/v1/calls", h_calls_create, ROLE_DEVELOPER, 128 * KB, "call.create",
+     ROUTE_CREATE | ROUTE_BODY, "Place an outbound call (queued; its document runs on answer)"},
+    {"GET", "/v1/calls", h_calls_list, ROLE_VIEWER, 0, NULL, 0,
+     "List calls (filters: status, direction, from, to, parent_call_id, start_time_after, "
+     "start_time_before)"},
+    {"GET", "/v1/calls/export", h_calls_export, ROLE_VIEWER, 0, NULL, ROUTE_RAW,
+     "Call records as CSV (the list's filters; at most 100,000 rows, newest first)"},
+    {"GET", "/v1/calls/{id}", h_calls_get, ROLE_VIEWER, 0, NULL, 0, "Fetch a call"},
+    {"POST", "/v1/calls/{id}", h_calls_update, ROLE_DEVELOPER, 128 * KB, "call.update", ROUTE_BODY,
+     "Redirect a call to a new document, hang it up or cancel it"},
+    {"POST", "/v1/calls/{id}/transfer", h_calls_transfer, ROLE_DEVELOPER, 16 * KB, "call.transfer",
+     ROUTE_BODY, "Transfer an answered call (blind or attended)"},
+    {"GET", "/v1/voice/settings", h_voice_settings_get, ROLE_VIEWER, 0, NULL, 0,
+     "The tenant's voice guardrails (allowed countries, calls per second, concurrent calls, "
+     "daily spend cap) and which are defaults"},
+    {"PATCH", "/v1/voice/settings", h_voice_settings_patch, ROLE_ADMIN, 16 * KB,
+     "voice_settings.update", ROUTE_BODY,
+     "Choose the countries the tenant's calls may reach (other settings are the operator's)"},
+
     {"GET", "/v1/audit-logs", h_audit_list, ROLE_ADMIN, 0, NULL, 0, "The tenant's audit trail"},
 
     {"GET", "/v1/admin/tenants", h_admin_tenants_list, ROLE_PLATFORM_ADMIN, 0, NULL, 0,
@@ -153,6 +172,11 @@ const struct route api_routes[] = {
      "A tenant's rate limits"},
     {"PUT", "/v1/admin/tenants/{id}/limits", h_admin_limits_put, ROLE_PLATFORM_ADMIN, 16 * KB,
      "admin.tenant.limits", ROUTE_BODY | ROUTE_AUTH_CHANGE, "Set a tenant's rate limits"},
+    {"GET", "/v1/admin/tenants/{id}/voice-settings", h_admin_voice_settings_get,
+     ROLE_PLATFORM_ADMIN, 0, NULL, 0, "A tenant's voice guardrails"},
+    {"PUT", "/v1/admin/tenants/{id}/voice-settings", h_admin_voice_settings_put,
+     ROLE_PLATFORM_ADMIN, 16 * KB, "admin.voice_settings.update", ROUTE_BODY,
+     "Set a tenant's voice guardrails (absent fields stay, null restores the default)"},
     {"GET", "/v1/admin/audit-logs", h_admin_audit_list, ROLE_PLATFORM_ADMIN, 0, NULL, 0,
      "Audit trail across tenants"},
     {"GET", "/v1/admin/messaging-providers", h_providers_list, ROLE_PLATFORM_ADMIN, 0, NULL, 0,

@@ -13,6 +13,8 @@
    calling code ("+1" NANP: "US" unless a known non-US area code: CA, PR, JM, ...);
    -ENOENT if no calling code matches. */
 int policy_country(const char *e164, char cc[3]);
+/* True if cc (alpha-2, any case) is a country policy_country can answer. */
+bool policy_country_known(const char *cc);
 /* True for known high-risk premium / international revenue share ranges (e.g. +1900,
    +44 9, +881/+882/+883, satellite +870, known IRSF codes). */
 bool policy_premium(const char *e164);
@@ -64,5 +66,7 @@ struct policy_pacer *policy_pacer_new(void);
 void policy_pacer_free(struct policy_pacer *p); /* NULL-safe */
 uint64_t policy_pacer_reserve(struct policy_pacer *p, const char *key, unsigned rate,
 			      uint64_t now_us);
+/* Keys held (idle ones are dropped as new keys arrive); for tests and metrics. */
+size_t policy_pacer_size(struct policy_pacer *p);
 
 #endif

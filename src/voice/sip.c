@@ -274,6 +274,29 @@ static void estab_h(const struct sip_msg *msg, void *arg)
 	emit_call(c, VOICE_EV_ANSWERED, 200, VOICE_END_LOCAL);
 }
 
+/* HANGUP for a final failure response: its code, reason phrase and Retry-After (RFC 3261
+   20.33: delta-seconds first, an optional comment and parameters after), so the call service
+   can back off from a carrier that asks it to. */
+static void emit_rejected(struct scall *c, const struct sip_msg *msg)
+{
+	struct voice_event ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = VOICE_EV_HANGUP;
+	ev.call = c->id;
+	ev.code = msg->scode;
+	ev.cause = VOICE_END_REJECTED;
+	size_t n = msg->reason.l < sizeof(ev.reason) - 1 ? msg->reason.l : sizeof(ev.reason) - 1;
+	if (msg->reason.p)
+		memcpy(ev.reason, msg->reason.p, n);
+	const struct sip_hdr *ra = sip_msg_hdr(msg, SIP_HDR_RETRY_AFTER);
+	uint64_t v = 0;
+	for (size_t i = 0; ra && i < ra->val.l && ra->val.p[i] >= '0' && ra->val.p[i] <= '9'; i++)
+		if ((v = v * 10 + (uint64_t)(ra->val.p[i] - '0')) > UINT32_MAX)
+			v = UINT32_MAX;
+	ev.retry_after_s = (unsigned)v;
+	engine_emit(c->s->e, &ev);
+}
+
 static void close_h(int err, const struct sip_msg *msg, void *arg)
 {
 	struct scall *c = arg;
@@ -290,7 +313,10 @@ static void close_h(int err, const struct sip_msg *msg, void *arg)
 	} else {
 		cause = VOICE_END_ERROR;
 	}
-	emit_call(c, VOICE_EV_HANGUP, code, cause);
+	if (cause == VOICE_END_REJECTED)
+		emit_rejected(c, msg);
+	else
+		emit_call(c, VOICE_EV_HANGUP, code, cause);
 	call_free(c);
 }
 

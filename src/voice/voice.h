@@ -114,7 +114,9 @@ struct voice_event {
 	char digits[33];	   /* COLLECTED: the digits (without the finish key) */
 	unsigned duration_ms;	   /* RECORD_DONE: audio written, after trimming */
 	uint64_t peer;		   /* BRIDGE: the other leg */
-	struct voice_quality {	   /* HANGUP: the call's media quality (a snapshot, <= 1 s old) */
+	unsigned retry_after_s;	   /* HANGUP (REJECTED): the final response's Retry-After, 0 none */
+	char reason[64];       /* HANGUP (REJECTED): its reason phrase ("Service Unavailable") */
+	struct voice_quality { /* HANGUP: the call's media quality (a snapshot, <= 1 s old) */
 		uint64_t rx_packets,
 		    rx_expected; /* RTP received / expected from sequence numbers */
 		double loss_rx_pct, jitter_rx_ms; /* measured on what we receive */

@@ -8,6 +8,7 @@
 static const struct {
 	const char *type, *description;
 } catalogue[] = {
+    {"call.queued", "An outbound call was accepted by the API"},
     {"call.initiated", "An outbound call was handed to a carrier"},
     {"call.ringing", "The far end is ringing"},
     {"call.answered", "The call was answered"},

@@ -1,6 +1,7 @@
 // 24-voice-outbound: the engine (tests/voice/voice_uas) dialling SIPp as a carrier on
-// 127.0.0.1: 486, 503 and 408-like no answer (our timeout + CANCEL) from the far end, and an
-// INVITE challenged with 401 answered with the dial's digest credentials.
+// 127.0.0.1: 486, 503 (also with Retry-After: reason phrase and retry_after in the event) and
+// 408-like no answer (our timeout + CANCEL) from the far end, and an INVITE challenged with
+// 401 answered with the dial's digest credentials.
 'use strict';
 
 const test = require('node:test');
@@ -27,10 +28,18 @@ async function dialTo(far, args, until) {
 for (const code of [486, 503]) {
 	test(`the carrier refuses with ${code}: reported as rejected with its code`, async () => {
 		const far = await sippServer({ scenario: `uas_${code}.xml` });
-		const { r } = await dialTo(far, [], new RegExp(`HANGUP call=\\d+ code=${code} cause=rejected`));
+		const { uas, r } = await dialTo(far, [], new RegExp(`HANGUP call=\\d+ code=${code} cause=rejected`));
 		assert.equal(r.ok, 1, r.describe());
+		assert.equal(uas.lines(/^HANGUP .*retry_after=/).length, 0, uas.out); // none was sent
 	});
 }
+
+test('a 503 with Retry-After: 30 reports the reason phrase and retry_after=30', async () => {
+	const far = await sippServer({ scenario: 'uas_503_retry.xml' });
+	const { uas, r } = await dialTo(far, [], /HANGUP call=\d+ code=503 cause=rejected/);
+	assert.equal(r.ok, 1, r.describe());
+	assert.equal(uas.lines(/^HANGUP .*code=503 cause=rejected reason="Service Unavailable" retry_after=30$/).length, 1, uas.out);
+});
 
 test('the carrier never answers: our timeout cancels (408, CANCEL, 487 absorbed)', async () => {
 	const far = await sippServer({ scenario: 'uas_noanswer.xml' });

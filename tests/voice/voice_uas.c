@@ -227,7 +227,15 @@ static void on_event(struct voice_engine *e, const struct opts *o, struct voice_
 		       ev->quality.jitter_rx_ms, ev->quality.loss_tx_pct, ev->quality.jitter_tx_ms,
 		       ev->quality.rtcp_reports, ev->quality.mos);
 		drop_timers(ev->call);
-		printf("HANGUP call=%llu code=%d cause=%s\n", id, ev->code, cause_name(ev->cause));
+		if (ev->cause == VOICE_END_REJECTED && ev->retry_after_s)
+			printf("HANGUP call=%llu code=%d cause=%s reason=\"%s\" retry_after=%u\n",
+			       id, ev->code, cause_name(ev->cause), ev->reason, ev->retry_after_s);
+		else if (ev->cause == VOICE_END_REJECTED)
+			printf("HANGUP call=%llu code=%d cause=%s reason=\"%s\"\n", id, ev->code,
+			       cause_name(ev->cause), ev->reason);
+		else
+			printf("HANGUP call=%llu code=%d cause=%s\n", id, ev->code,
+			       cause_name(ev->cause));
 		break;
 	default:
 		on_extra_event(e, o, ev);

@@ -937,6 +937,36 @@ static int delete_b_fn(struct store_tx *tx, void *arg)
 	return 0;
 }
 
+/* ---- voice guardrails ---- */
+
+static int voice_settings_fn(struct store_tx *tx, void *arg)
+{
+	json_t *row;
+	CHECK_EQ_INT(store_voice_settings_get(tx, fx.ta, &row), -ENOENT);
+	struct store_voice_settings s = {"GB", "GB,FR", 5, -1, 100000000};
+	CHECK_EQ_INT(store_voice_settings_put(tx, fx.ta, &s), 0);
+	CHECK_EQ_INT(store_voice_settings_get(tx, fx.ta, &row), 0);
+	CHECK_STR(row_str(row, "home_country"), "GB");
+	CHECK_STR(row_str(row, "allowed_countries"), "GB,FR");
+	CHECK_EQ_INT(json_int(row, "calls_per_second", 0), 5);
+	CHECK(json_is_null(json_object_get(row, "max_concurrent_calls")));
+	CHECK_EQ_INT(json_int(row, "daily_spend_cap_micros", 0), 100000000);
+	CHECK(json_int(row, "updated_us", 0) > 0);
+	json_decref(row);
+	/* a second put replaces the row; NULL and < 0 store NULL (the default) */
+	s = (struct store_voice_settings){NULL, "*", -1, 20, -1};
+	CHECK_EQ_INT(store_voice_settings_put(tx, fx.ta, &s), 0);
+	CHECK_EQ_INT(store_voice_settings_get(tx, fx.ta, &row), 0);
+	CHECK(json_is_null(json_object_get(row, "home_country")));
+	CHECK_STR(row_str(row, "allowed_countries"), "*");
+	CHECK(json_is_null(json_object_get(row, "calls_per_second")));
+	CHECK_EQ_INT(json_int(row, "max_concurrent_calls", 0), 20);
+	CHECK(json_is_null(json_object_get(row, "daily_spend_cap_micros")));
+	json_decref(row);
+	CHECK_EQ_INT(store_voice_settings_get(tx, fx.tb, &row), -ENOENT);
+	return 0;
+}
+
 static void test_tenant_scoping(void)
 {
 	CHECK(tx_write(fx.tb, idem_b_fn, NULL) >= 0);
@@ -975,6 +1005,236 @@ static int unfiltered_lists_fn(struct store_tx *tx, void *arg)
 	return 0;
 }
 
+/* ---- calls ---- */
+
+static struct {
+	char a1[ID_LEN + 1], a2[ID_LEN + 1], a3[ID_LEN + 1], b1[ID_LEN + 1];
+	uint64_t mid_us;
+} cx;
+
+/* phase 0: a1; phase 1: a2 and a3 (created after cx.mid_us) */
+static int calls_insert_fn(struct store_tx *tx, void *arg)
+{
+	int phase = *(const int *)arg;
+	struct store_call c = {.id = cx.a1,
+			       .tenant_id = fx.ta,
+			       .direction = "outbound-api",
+			       .from = "+15550001000",
+			       .to = "+15550002000",
+			       .status = "queued",
+			       .url = "https://x.test/a",
+			       .method = "POST",
+			       .timeout_s = 60,
+			       .time_limit_s = 14400,
+			       .status_callback_events = "completed"};
+	if (phase == 0) {
+		CHECK_EQ_INT(store_call_insert(tx, &c), 0);
+		CHECK_EQ_INT(store_call_insert(tx, &c), -EEXIST);
+		return 0;
+	}
+	c.id = cx.a2;
+	c.to = "sip:bob@example.test";
+	c.record = 1;
+	c.url = NULL;
+	c.twiml = "<Response/>";
+	CHECK_EQ_INT(store_call_insert(tx, &c), 0);
+	c.id = cx.a3;
+	c.parent_id = cx.a1;
+	c.direction = "outbound-dial";
+	c.status = "ringing";
+	CHECK_EQ_INT(store_call_insert(tx, &c), 0);
+	return 0;
+}
+
+static int calls_insert_b_fn(struct store_tx *tx, void *arg)
+{
+	(void)arg;
+	struct store_call c = {.id = cx.b1,
+			       .tenant_id = fx.tb,
+			       .direction = "outbound-api",
+			       .from = "+15550001000",
+			       .to = "+15550002000"};
+	return store_call_insert(tx, &c);
+}
+
+static int list_count(struct store_tx *tx, const char *tenant, struct store_call_filter f)
+{
+	json_t *rows;
+	if (!f.limit)
+		f.limit = 50;
+	int r = store_call_list(tx, tenant, &f, &rows);
+	if (r < 0)
+		return r;
+	r = (int)json_array_size(rows);
+	json_decref(rows);
+	return r;
+}
+
+static int calls_read_fn(struct store_tx *tx, void *arg)
+{
+	(void)arg;
+	json_t *row, *rows;
+	CHECK_EQ_INT(store_call_get(tx, fx.ta, cx.a1, &row), 0);
+	CHECK_STR(row_str(row, "status"), "queued");
+	CHECK_STR(row_str(row, "from_addr"), "+15550001000");
+	CHECK_STR(row_str(row, "attempts"), "[]");
+	CHECK_STR(row_str(row, "recording_ids"), "[]");
+	CHECK_EQ_INT(json_integer_value(json_object_get(row, "timeout_s")), 60);
+	CHECK_EQ_INT(json_integer_value(json_object_get(row, "record")), 0);
+	CHECK(json_is_null(json_object_get(row, "end_us")));
+	json_decref(row);
+	CHECK_EQ_INT(store_call_get(tx, fx.tb, cx.a1, &row), -ENOENT); /* B can't see A's */
+	CHECK_EQ_INT(store_call_get(tx, NULL, cx.a1, &row), 0);	       /* the call service can */
+	json_decref(row);
+	/* newest first, filters, pages */
+	CHECK_EQ_INT(store_call_list(tx, fx.ta, &(struct store_call_filter){.limit = 1}, &rows), 0);
+	CHECK_EQ_INT(json_array_size(rows), 2);
+	CHECK_STR(row_str(json_array_get(rows, 0), "id"), cx.a3);
+	CHECK_STR(row_str(json_array_get(rows, 1), "id"), cx.a2);
+	json_decref(rows);
+	CHECK_EQ_INT(list_count(tx, fx.ta, (struct store_call_filter){.cursor = cx.a2}), 1);
+	CHECK_EQ_INT(list_count(tx, fx.ta, (struct store_call_filter){0}), 3);
+	CHECK_EQ_INT(list_count(tx, fx.tb, (struct store_call_filter){0}), 1);
+	CHECK_EQ_INT(list_count(tx, fx.ta, (struct store_call_filter){.status = "ringing"}), 1);
+	CHECK_EQ_INT(list_count(tx, fx.ta, (struct store_call_filter){.direction = "outbound-api"}),
+		     2);
+	CHECK_EQ_INT(
+	    list_count(tx, fx.ta, (struct store_call_filter){.to = "sip:bob@example.test"}), 2);
+	CHECK_EQ_INT(list_count(tx, fx.ta, (struct store_call_filter){.from = "+15550009999"}), 0);
+	CHECK_EQ_INT(list_count(tx, fx.ta, (struct store_call_filter){.parent_id = cx.a1}), 1);
+	CHECK_EQ_INT(list_count(tx, fx.ta, (struct store_call_filter){.since_us = cx.mid_us}), 2);
+	CHECK_EQ_INT(list_count(tx, fx.ta, (struct store_call_filter){.until_us = cx.mid_us}), 1);
+	CHECK_EQ_INT(list_count(tx, fx.ta,
+				(struct store_call_filter){.status = "queued",
+							   .to = "+15550002000",
+							   .since_us = 1,
+							   .until_us = UINT64_MAX / 2}),
+		     1);
+	int live = -1;
+	CHECK_EQ_INT(store_calls_live_count(tx, fx.ta, &live), 0);
+	CHECK_EQ_INT(live, 1); /* queued calls are not live */
+	return 0;
+}
+
+static int calls_progress_fn(struct store_tx *tx, void *arg)
+{
+	(void)arg;
+	static const char *const queued[] = {"queued", NULL};
+	static const char *const ringing[] = {"initiated", "ringing", NULL};
+	struct store_call_update u = {
+	    .status = "initiated", .engine_run = "RUN1", .sip_code = -1, .carrier_id = "CR1"};
+	CHECK_EQ_INT(store_call_update(tx, cx.a1, queued, &u), 1);
+	CHECK_EQ_INT(store_call_update(tx, cx.a1, queued, &u), 0); /* no longer queued */
+	u = (struct store_call_update){.status = "in-progress",
+				       .sip_code = 200,
+				       .answer_us = 5000000,
+				       .ring_us = 4000000,
+				       .attempts = "[{\"carrier_id\":\"CR1\"}]"};
+	CHECK_EQ_INT(store_call_update(tx, cx.a1, ringing, &u), 1);
+	u = (struct store_call_update){.seen_us = 6000000, .sip_code = -1};
+	CHECK_EQ_INT(store_call_update(tx, cx.a1, NULL, &u), 1); /* any status */
+	CHECK_EQ_INT(store_call_update(tx, "CA00000000000000000000000000000000", NULL, &u), 0);
+	int live = -1;
+	CHECK_EQ_INT(store_calls_live_count(tx, fx.ta, &live), 0);
+	CHECK_EQ_INT(live, 2);
+	CHECK_EQ_INT(store_call_add_recording(tx, cx.a1, "RE1"), 0);
+	CHECK_EQ_INT(store_call_add_recording(tx, cx.a1, "RE2"), 0);
+	CHECK_EQ_INT(store_call_add_recording(tx, "CA00000000000000000000000000000000", "RE3"),
+		     -ENOENT);
+	/* orphans: a3 has no engine run, a1 runs in RUN1 */
+	json_t *rows;
+	CHECK_EQ_INT(store_calls_orphaned(tx, "RUN1", UINT64_MAX / 2, 100, &rows), 0);
+	bool a1 = false, a3 = false;
+	size_t i;
+	json_t *r;
+	json_array_foreach (rows, i, r) {
+		a1 |= !strcmp(row_str(r, "id"), cx.a1);
+		a3 |= !strcmp(row_str(r, "id"), cx.a3);
+	}
+	CHECK(!a1 && a3);
+	json_decref(rows);
+	CHECK_EQ_INT(store_calls_orphaned(tx, "RUN2", UINT64_MAX / 2, 100, &rows), 0);
+	a1 = false;
+	json_array_foreach (rows, i, r)
+		a1 |= !strcmp(row_str(r, "id"), cx.a1);
+	CHECK(a1); /* a dead run's call */
+	json_decref(rows);
+	CHECK_EQ_INT(store_calls_orphaned(tx, "RUN2", 1, 100, &rows), 0);
+	CHECK_EQ_INT(json_array_size(rows), 0); /* none created that early */
+	json_decref(rows);
+	/* the record: closed once */
+	struct store_call_end e = {.status = "completed",
+				   .end_reason = "callee hung up",
+				   .quality = "{\"mos\":4.2}",
+				   .sip_code = -1,
+				   .q850_cause = 16,
+				   .duration_s = 42,
+				   .billed_s = 60,
+				   .cost_micros = 13000,
+				   .end_us = 47000000};
+	CHECK_EQ_INT(store_call_finish(tx, cx.a1, &e), 1);
+	e.status = "failed";
+	CHECK_EQ_INT(store_call_finish(tx, cx.a1, &e), 0);
+	u = (struct store_call_update){.status = "ringing", .sip_code = -1};
+	CHECK_EQ_INT(store_call_update(tx, cx.a1, NULL, &u), 0); /* ended: never changes */
+	struct store_call_end c = {.status = "canceled",
+				   .end_reason = "canceled by API",
+				   .sip_code = -1,
+				   .q850_cause = -1,
+				   .cost_micros = -1};
+	CHECK_EQ_INT(store_call_finish(tx, cx.a2, &c), 1);
+	json_t *row;
+	CHECK_EQ_INT(store_call_get(tx, fx.ta, cx.a1, &row), 0);
+	CHECK_STR(row_str(row, "status"), "completed");
+	CHECK_STR(row_str(row, "end_reason"), "callee hung up");
+	CHECK_STR(row_str(row, "carrier_id"), "CR1");
+	CHECK_STR(row_str(row, "engine_run"), "RUN1");
+	CHECK_STR(row_str(row, "recording_ids"), "[\"RE1\",\"RE2\"]");
+	CHECK_STR(row_str(row, "attempts"), "[{\"carrier_id\":\"CR1\"}]");
+	CHECK_STR(row_str(row, "quality"), "{\"mos\":4.2}");
+	CHECK_EQ_INT(json_integer_value(json_object_get(row, "sip_code")), 200); /* kept */
+	CHECK_EQ_INT(json_integer_value(json_object_get(row, "q850_cause")), 16);
+	CHECK_EQ_INT(json_integer_value(json_object_get(row, "duration_s")), 42);
+	CHECK_EQ_INT(json_integer_value(json_object_get(row, "billed_s")), 60);
+	CHECK_EQ_INT(json_integer_value(json_object_get(row, "cost_micros")), 13000);
+	CHECK_EQ_INT(json_integer_value(json_object_get(row, "answer_us")), 5000000);
+	CHECK_EQ_INT(json_integer_value(json_object_get(row, "ring_us")), 4000000);
+	CHECK_EQ_INT(json_integer_value(json_object_get(row, "end_us")), 47000000);
+	json_decref(row);
+	CHECK_EQ_INT(store_call_get(tx, fx.ta, cx.a2, &row), 0);
+	CHECK_STR(row_str(row, "status"), "canceled");
+	CHECK(json_is_null(json_object_get(row, "cost_micros")));
+	CHECK(json_is_integer(json_object_get(row, "end_us")));
+	json_decref(row);
+	int64_t spend = -1;
+	CHECK_EQ_INT(store_calls_spend(tx, fx.ta, 0, &spend), 0);
+	CHECK_EQ_INT(spend, 13000);
+	CHECK_EQ_INT(store_calls_spend(tx, fx.ta, 48000000, &spend), 0);
+	CHECK_EQ_INT(spend, 0);
+	CHECK_EQ_INT(store_calls_spend(tx, fx.tb, 0, &spend), 0);
+	CHECK_EQ_INT(spend, 0);
+	CHECK_EQ_INT(store_calls_live_count(tx, fx.ta, &live), 0);
+	CHECK_EQ_INT(live, 1); /* a3 is still ringing */
+	return 0;
+}
+
+static void test_calls(void)
+{
+	int phase0 = 0, phase1 = 1;
+	new_id("CA", cx.a1);
+	new_id("CA", cx.b1);
+	CHECK_EQ_INT(tx_write(fx.ta, calls_insert_fn, &phase0), 0);
+	CHECK_EQ_INT(tx_write(fx.tb, calls_insert_b_fn, NULL), 0);
+	usleep(2000);
+	cx.mid_us = time_now_us();
+	usleep(2000);
+	new_id("CA", cx.a2);
+	new_id("CA", cx.a3);
+	CHECK_EQ_INT(tx_write(fx.ta, calls_insert_fn, &phase1), 0);
+	CHECK_EQ_INT(tx_read(fx.ta, calls_read_fn, NULL), 0);
+	CHECK_EQ_INT(tx_write(NULL, calls_progress_fn, NULL), 0);
+}
+
 /* ---- persistence across reopen ---- */
 
 static void test_reopen(void)
@@ -1007,6 +1267,8 @@ int main(void)
 	test_audit();
 	test_batch_rollback();
 	test_group_commit();
+	test_calls();
+	CHECK_EQ_INT(tx_write(fx.ta, voice_settings_fn, NULL), 0);
 	test_tenant_scoping();
 	test_reopen();
 	/* last: the parameterless lists hit a UBSan report in store_list_page (see report) */

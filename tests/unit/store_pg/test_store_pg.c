@@ -11,6 +11,7 @@
 struct ids {
 	char ta[ID_LEN + 1], tb[ID_LEN + 1], ub[ID_LEN + 1], kb[ID_LEN + 1];
 	char email[64];
+	char ca[ID_LEN + 1];
 };
 
 static int seed_fn(struct store_tx *tx, void *arg)
@@ -76,6 +77,61 @@ static int own_read_fn(struct store_tx *tx, void *arg)
 	return 0;
 }
 
+/* calls: A's call is invisible to B's scope; the spend and live counts run on PostgreSQL */
+static int call_insert_fn(struct store_tx *tx, void *arg)
+{
+	struct ids *x = arg;
+	struct store_call c = {.id = x->ca,
+			       .tenant_id = x->ta,
+			       .direction = "outbound-api",
+			       .from = "+15550001000",
+			       .to = "+15550002000",
+			       .status = "ringing"};
+	CHECK_EQ_INT(store_call_insert(tx, &c), 0);
+	struct store_call_end e = {.status = "completed",
+				   .sip_code = -1,
+				   .q850_cause = 16,
+				   .duration_s = 5,
+				   .billed_s = 60,
+				   .cost_micros = 7000};
+	CHECK_EQ_INT(store_call_finish(tx, x->ca, &e), 1);
+	CHECK_EQ_INT(store_call_finish(tx, x->ca, &e), 0);
+	CHECK_EQ_INT(store_call_add_recording(tx, x->ca, "RE1"), 0);
+	return 0;
+}
+
+static int call_cross_fn(struct store_tx *tx, void *arg)
+{
+	struct ids *x = arg;
+	json_t *row = NULL, *rows = NULL;
+	CHECK_EQ_INT(store_call_get(tx, x->ta, x->ca, &row), -ENOENT);
+	json_decref(row);
+	struct store_call_filter f = {.limit = 10};
+	CHECK_EQ_INT(store_call_list(tx, x->ta, &f, &rows), 0);
+	CHECK_EQ_INT(json_array_size(rows), 0);
+	json_decref(rows);
+	return 0;
+}
+
+static int call_own_fn(struct store_tx *tx, void *arg)
+{
+	struct ids *x = arg;
+	json_t *rows = NULL;
+	struct store_call_filter f = {.limit = 10, .status = "completed", .since_us = 1};
+	CHECK_EQ_INT(store_call_list(tx, x->ta, &f, &rows), 0);
+	CHECK_EQ_INT(json_array_size(rows), 1);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(rows, 0), "recording_ids")),
+		  "[\"RE1\"]");
+	json_decref(rows);
+	int64_t spend = -1;
+	CHECK_EQ_INT(store_calls_spend(tx, x->ta, 0, &spend), 0);
+	CHECK_EQ_INT(spend, 7000);
+	int live = -1;
+	CHECK_EQ_INT(store_calls_live_count(tx, x->ta, &live), 0);
+	CHECK_EQ_INT(live, 0);
+	return 0;
+}
+
 int main(void)
 {
 	const char *url = getenv("IRISX_TEST_PG_URL"), *murl = getenv("IRISX_TEST_PG_MIGRATE_URL");
@@ -115,6 +171,10 @@ int main(void)
 	CHECK_EQ_INT(store_tx(st, x.ta, STORE_WRITE, cross_write_fn, &x), -ECANCELED);
 	CHECK_EQ_INT(store_tx(st, x.tb, STORE_READ, own_read_fn, &x), 0);
 	CHECK_EQ_INT(store_tx(st, NULL, STORE_READ, own_read_fn, &x), 0); /* system scope */
+	id_new("CA", x.ca);
+	CHECK_EQ_INT(store_tx(st, x.ta, STORE_WRITE, call_insert_fn, &x), 0);
+	CHECK_EQ_INT(store_tx(st, x.tb, STORE_READ, call_cross_fn, &x), 0);
+	CHECK_EQ_INT(store_tx(st, x.ta, STORE_READ, call_own_fn, &x), 0);
 	store_close(st);
 	config_free(&cfg);
 	return test_done("store_pg");
