@@ -52,13 +52,6 @@ char *xstrdup(const char *s)
 	return s ? mem_strdup(s) : NULL;
 }
 
-bool calls_status_final(const char *s)
-{
-	return s && (!strcmp(s, CALL_COMPLETED) || !strcmp(s, CALL_BUSY) ||
-		     !strcmp(s, CALL_FAILED) || !strcmp(s, CALL_NO_ANSWER) ||
-		     !strcmp(s, CALL_CANCELED));
-}
-
 /* ---- the call table ---- */
 
 #define HSLOT(x) ((size_t)((x) * 0x9E3779B97F4A7C15ull >> 52) & 4095)
