@@ -494,8 +494,9 @@ struct store_call_end {
 int store_call_finish(struct store_tx *tx, const char *id, const struct store_call_end *e);
 /* Appends a recording id to the call's recording_ids. */
 int store_call_add_recording(struct store_tx *tx, const char *id, const char *recording_id);
-/* System scope: unfinished calls whose engine_run is not run (a dead media process) or
-   NULL and created before before_us; rows as store_call_get. */
+/* System scope: unfinished calls a media run took (engine_run set) other than run, created
+   before before_us (a queued call no run has taken yet waits in the bus and is not an
+   orphan); rows as store_call_get. */
 int store_calls_orphaned(struct store_tx *tx, const char *run, uint64_t before_us, int limit,
 			 json_t **ret);
 /* Live (not ended, not queued) calls of the tenant, and the cost of its calls ended since
