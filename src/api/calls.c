@@ -117,7 +117,8 @@ int h_calls_create(struct http_req *req)
 	struct cctx c = {.req = req};
 	c.cr = (struct calls_request){.tenant_id = req->who.tenant_id,
 				      .body = req->json,
-				      .allow_private = req->app->cfg->outbound_allow_private};
+				      .allow_private = req->app->cfg->outbound_allow_private,
+				      .home_country = req->app->cfg->voice_home_country};
 	/* the checks read on this connection's thread, in parallel with other requests */
 	int r = store_tx(req->app->st, req->who.tenant_id, STORE_READ, check_fn, &c);
 	if (r < 0 && !(r == -EINVAL && c.why.code))

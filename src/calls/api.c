@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "calls.h"
+#include "policy.h"
 #include "webhooks/webhooks.h"
 
 #define TWIML_MAX (64 * 1024)
@@ -362,9 +363,23 @@ int calls_create_check_tx(struct store_tx *tx, const struct calls_request *r,
 			      "time_limit is 1 to 86400 seconds", w)) < 0)
 		return rr;
 	a.record = json_is_true(json_object_get(b, "record"));
-	/* DESTINATION GUARDRAILS: calls/policy.c (policy_dest_check on a PSTN `to` with the
-	   tenant's voice_settings, and the concurrency / daily spend caps) plug in here, before
-	   the id is given out. */
+	/* destination guardrails (calls/policy.c): the tenant's countries and the premium
+	   ranges, before the id is given out; concurrency, daily spend and pacing are the
+	   dialler's (legs.c), when the call leaves the queue */
+	if (!strcmp(a.kind, "pstn")) {
+		json_t *vs = NULL;
+		rr = store_voice_settings_get(tx, r->tenant_id, &vs);
+		if (rr < 0 && rr != -ENOENT)
+			return rr;
+		const char *allowed = json_str(vs, "allowed_countries");
+		const char *home = json_str(vs, "home_country");
+		struct policy_refusal pr;
+		rr = policy_dest_check(a.to, allowed && *allowed ? allowed : NULL,
+				       home && *home ? home : r->home_country, &pr);
+		json_decref(vs);
+		if (rr < 0)
+			return refuse(w, 403, pr.code, pr.message, "to");
+	}
 	id_new("CA", a.id);
 	*ret = a;
 	return 0;

@@ -52,6 +52,7 @@ struct calls_request {
 	const char *tenant_id;
 	const json_t *body;
 	bool allow_private; /* outbound.allow_private, for the URLs */
+	const char *home_country; /* voice.home_country: the default allowed destination */
 };
 /* What the check accepted: strings point into the body or are static. */
 struct calls_accepted {

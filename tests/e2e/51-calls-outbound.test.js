@@ -1,0 +1,203 @@
+// 51-calls-outbound: POST /v1/calls on a real `irisx serve` with its voice engine, SIPp as
+// the carriers. The answered call runs its document (TwiML from the real `twilio` package,
+// fetched from a local server); status callbacks for every requested event; least-cost
+// routing with failover on 503 (Retry-After recorded) but not on 486; guardrails refusing
+// destinations before any INVITE; the tenant's calls-per-second pacing measured on the
+// INVITEs' send times; a live call redirected and hung up through the API.
+'use strict';
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const twilio = require('twilio');
+const h = require('./lib/harness');
+const { startReceiver } = require('./lib/receiver');
+const { sippServer } = require('./lib/voice');
+
+const FROM = '+15550002222';
+let srv, T, docs, sipPort;
+const carriers = [];
+
+async function admin(method, p, o = {}) {
+	return srv.req(method, p, { token: srv.adminToken, ...o });
+}
+
+async function waitCall(id, pred, ms = 20000) {
+	const end = Date.now() + ms;
+	let c;
+	while (Date.now() < end) {
+		c = (await srv.req('GET', `/v1/calls/${id}`, { token: T.token })).body;
+		if (c && pred(c))
+			return c;
+		await h.sleep(100);
+	}
+	throw new Error(`call ${id} never got there: ${JSON.stringify(c)}\n${srv.logs.slice(-2000)}`);
+}
+
+/* Replaces the operator's carriers with these SIPp scenarios: [{scenario, cost, calls}] */
+async function useCarriers(list) {
+	for (const c of carriers.splice(0)) {
+		await admin('DELETE', `/v1/admin/carriers/${c.id}`);
+		c.far.kill();
+	}
+	for (const [i, o] of list.entries()) {
+		const far = await sippServer({ scenario: o.scenario, calls: o.calls || 1, timeout: o.timeout || 30, extra: o.extra });
+		const c = h.expectStatus(await admin('POST', '/v1/admin/carriers', { json: { name: `c${i}`, host: '127.0.0.1', port: far.port, ping_ms: 0 } }), 201);
+		h.expectStatus(await admin('PUT', `/v1/admin/carriers/${c.id}/rates`, { body: `prefix,cost_per_min,min_s,incr_s\n1,${o.cost},1,1\n`, headers: { 'content-type': 'text/csv' } }), 200);
+		carriers.push({ id: c.id, far });
+	}
+	return carriers;
+}
+
+async function call(json) {
+	return srv.req('POST', '/v1/calls', { token: T.token, json: { from: FROM, url: docs.url('/hello'), ...json } });
+}
+
+before(async () => {
+	docs = await startReceiver((req) => {
+		const vr = new twilio.twiml.VoiceResponse();
+		if (req.path === '/hello') {
+			vr.say('Hello from IRISX.');
+			vr.hangup();
+		} else if (req.path === '/hold') {
+			vr.pause({ length: 30 });
+		} else if (req.path === '/bye') {
+			vr.say('Redirected.');
+			vr.hangup();
+		} else if (req.path === '/quick') {
+			vr.hangup();
+		} else {
+			return { status: 204 };
+		}
+		return { status: 200, headers: { 'content-type': 'text/xml' }, body: vr.toString() };
+	});
+	sipPort = await h.freePort();
+	srv = await h.startServer({
+		tag: 'out',
+		admin: true,
+		env: {
+			IRISX_VOICE_ENABLED: 'true',
+			IRISX_VOICE_SIP_PORT: String(sipPort),
+			IRISX_VOICE_RTP_PORT_MIN: '42000',
+			IRISX_VOICE_RTP_PORT_MAX: '42399',
+			IRISX_OUTBOUND_ALLOW_PRIVATE: 'true',
+			IRISX_WEBHOOKS_RETRY_UNIT_US: '1000',
+			IRISX_VOICE_CALLS_PER_SECOND: '50',
+		},
+	});
+	T = await h.registerTenant(srv, { tag: 'out' });
+	h.expectStatus(await admin('POST', '/v1/admin/phone-numbers', { json: { number: FROM, tenant_id: T.tenantId } }), 201);
+	h.expectStatus(await srv.req('POST', '/v1/webhooks', { token: T.token, json: { url: docs.url('/events'), events: ['call.*'] } }), 201);
+});
+
+after(async () => {
+	for (const c of carriers)
+		c.far.kill();
+	if (docs)
+		await docs.close();
+	if (srv)
+		await srv.cleanup();
+});
+
+test('an answered call runs its document; status callbacks for every event; the record is priced', async () => {
+	const [c0] = await useCarriers([{ scenario: 'uas_answer.xml', cost: '0.0100' }]);
+	const res = await call({ to: '+15557770002', status_callback: docs.url('/status'), status_callback_events: ['initiated', 'ringing', 'answered', 'completed'] });
+	const q = h.expectStatus(res, 201);
+	assert.equal(q.status, 'queued');
+	const done = await waitCall(q.id, (c) => c.ended_at);
+	assert.equal(done.status, 'completed', JSON.stringify(done));
+	assert.equal(done.direction, 'outbound-api');
+	assert.equal(done.carrier_id, c0.id);
+	assert.equal(done.sip_code, 200);
+	assert.equal(done.q850_cause, 16);
+	assert.ok(done.answered_at || done.answer_time || done.start_time, JSON.stringify(done));
+	assert.equal(done.price_micros, Math.ceil((10000 * done.billed_seconds) / 60), 'per-second billing at 0.01/min');
+	const r = await c0.far.done;
+	assert.equal(r.ok, 1, r.describe());
+	const doc = docs.on('/hello')[0];
+	const p = Object.fromEntries(new URLSearchParams(doc.body));
+	assert.equal(p.CallSid, q.id);
+	assert.equal(p.Direction, 'outbound-api');
+	assert.equal(p.CallStatus, 'in-progress');
+	await docs.waitFor(() => docs.on('/status').some((x) => /CallStatus=completed/.test(x.body)), 10000, 'completed callback');
+	const sts = docs.on('/status').map((x) => new URLSearchParams(x.body).get('CallStatus'));
+	for (const s of ['initiated', 'ringing', 'in-progress', 'completed'])
+		assert.ok(sts.includes(s), `${s} in ${sts}`);
+	await docs.waitFor(() => docs.on('/events').some((x) => JSON.parse(x.body).type === 'call.completed' && JSON.parse(x.body).data.call_id === q.id), 10000, 'call.completed');
+});
+
+test('the cheapest carrier answers 503 with Retry-After: failover to the next; 486 ends the call', async () => {
+	const [bad, good] = await useCarriers([
+		{ scenario: 'uas_503_retry.xml', cost: '0.0010' },
+		{ scenario: 'uas_answer.xml', cost: '0.0200' },
+	]);
+	const q = h.expectStatus(await call({ to: '+15557770003' }), 201);
+	const done = await waitCall(q.id, (c) => c.ended_at);
+	assert.equal(done.status, 'completed');
+	assert.equal(done.carrier_id, good.id);
+	assert.deepEqual(done.attempts.map((a) => [a.carrier_id, a.code]), [[bad.id, 503], [good.id, 200]]);
+	assert.equal(done.attempts[0].retry_after_s, 30);
+	assert.equal((await bad.far.done).ok, 1);
+
+	const [busy, never] = await useCarriers([
+		{ scenario: 'uas_486.xml', cost: '0.0010' },
+		{ scenario: 'uas_answer.xml', cost: '0.0200', timeout: 8 },
+	]);
+	const q2 = h.expectStatus(await call({ to: '+15557770004' }), 201);
+	const d2 = await waitCall(q2.id, (c) => c.ended_at);
+	assert.equal(d2.status, 'busy');
+	assert.equal(d2.sip_code, 486);
+	assert.equal(d2.q850_cause, 17);
+	assert.deepEqual(d2.attempts.map((a) => a.carrier_id), [busy.id], "the callee's answer ends the attempt");
+	assert.equal((await never.far.done).ok, 0, 'the second carrier never saw an INVITE');
+});
+
+test('guardrails: other countries and premium ranges are refused before any INVITE', async () => {
+	const [c0] = await useCarriers([{ scenario: 'uas_answer.xml', cost: '0.0100', timeout: 6 }]);
+	h.expectError(await call({ to: '+442071234567' }), 403, 'destination_not_allowed', 'to');
+	h.expectError(await call({ to: '+19005550100' }), 403, 'premium_destination', 'to');
+	// the tenant enables GB: allowed now
+	h.expectStatus(await srv.req('PATCH', '/v1/voice/settings', { token: T.token, json: { allowed_countries: ['US', 'GB'] } }), 200);
+	const q = h.expectStatus(await call({ to: '+442071234567', url: docs.url('/quick') }), 201);
+	const d = await waitCall(q.id, (c) => c.ended_at);
+	assert.equal(d.status, 'completed', JSON.stringify(d));
+	assert.equal((await c0.far.done).ok, 1);
+});
+
+test("the tenant's calls per second pace the INVITEs (excess calls wait, none refused)", async () => {
+	const N = 12;
+	const [c0] = await useCarriers([{ scenario: 'uas_answer.xml', cost: '0.0100', calls: N, timeout: 40 }]);
+	h.expectStatus(await admin('PUT', `/v1/admin/tenants/${T.tenantId}/voice-settings`, { json: { calls_per_second: 4 } }), 200);
+	const ids = [];
+	for (let i = 0; i < N; i++)
+		ids.push(h.expectStatus(await call({ to: `+1555777${String(1000 + i)}`, url: docs.url('/quick') }), 201).id);
+	const done = [];
+	for (const id of ids)
+		done.push(await waitCall(id, (c) => c.ended_at, 30000));
+	assert.ok(done.every((c) => c.status === 'completed'), JSON.stringify(done.map((c) => c.status)));
+	const starts = done.map((c) => c.attempts[0].started_us).sort((a, b) => a - b);
+	const span = (starts[N - 1] - starts[0]) / 1e6;
+	const expect = (N - 1) / 4;
+	assert.ok(Math.abs(span - expect) / expect < 0.15, `INVITEs spread over ${span.toFixed(3)} s, expected ${expect} s at 4/s`);
+	assert.equal((await c0.far.done).ok, N);
+	h.expectStatus(await admin('PUT', `/v1/admin/tenants/${T.tenantId}/voice-settings`, { json: { calls_per_second: null } }), 200);
+});
+
+test('a live call is redirected to a new document, then another is hung up through the API', async () => {
+	const [c0] = await useCarriers([{ scenario: 'uas_answer.xml', cost: '0.0100', calls: 2 }]);
+	const q = h.expectStatus(await call({ to: '+15557770005', url: docs.url('/hold') }), 201);
+	await waitCall(q.id, (c) => c.status === 'in-progress');
+	await docs.waitFor(() => docs.on('/hold').length >= 1, 10000, 'the first document');
+	h.expectStatus(await srv.req('POST', `/v1/calls/${q.id}`, { token: T.token, json: { url: docs.url('/bye') } }), [200, 202]);
+	const d = await waitCall(q.id, (c) => c.ended_at);
+	assert.equal(d.status, 'completed');
+	assert.equal(docs.on('/bye').length, 1, 'the redirect document ran');
+	assert.ok(d.duration < 20, 'not held for the 30 s pause');
+
+	const q2 = h.expectStatus(await call({ to: '+15557770006', url: docs.url('/hold') }), 201);
+	await waitCall(q2.id, (c) => c.status === 'in-progress');
+	h.expectStatus(await srv.req('POST', `/v1/calls/${q2.id}`, { token: T.token, json: { status: 'completed' } }), [200, 202]);
+	const d2 = await waitCall(q2.id, (c) => c.ended_at);
+	assert.equal(d2.status, 'completed');
+	assert.ok(d2.duration < 20);
+	assert.equal((await c0.far.done).ok, 2);
+});
