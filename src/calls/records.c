@@ -374,7 +374,7 @@ static int beat_fn(struct store_tx *tx, void *arg)
 	return 0;
 }
 
-/* Every 20 s the live calls' seen_us moves on: after a crash, that is where billing ends. */
+/* Every 5 s the live calls' seen_us moves on: after a crash, that is where billing ends. */
 void rec_heartbeat(struct calls *c)
 {
 	json_t *ids = json_array();
@@ -403,6 +403,43 @@ static int orphans_fn(struct store_tx *tx, void *arg)
 	return store_calls_orphaned(tx, q->run, time_now_us(), 500, &q->rows);
 }
 
+struct rate_q {
+	const char *tenant, *to, *carrier;
+	int64_t per_min;
+	int min_s, incr_s;
+};
+
+static int rate_fn(struct store_tx *tx, void *arg)
+{
+	struct rate_q *q = arg;
+	json_t *rows = NULL, *row;
+	size_t i;
+	int r = store_carrier_routes(tx, q->tenant, q->to + (q->to[0] == '+'), &rows);
+	json_array_foreach (rows, i, row) {
+		json_t *cost = json_object_get(row, "cost_micros");
+		if (!strcmp(json_str(row, "id"), q->carrier) && json_is_integer(cost)) {
+			q->per_min = json_integer_value(cost);
+			q->min_s = (int)json_int(row, "min_s", 60);
+			q->incr_s = (int)json_int(row, "incr_s", 60);
+		}
+	}
+	json_decref(rows);
+	return r;
+}
+
+/* The price of a recovered call from its carrier's deck today (-1: unpriced). */
+static int64_t recovered_cost(struct calls *c, const json_t *row, unsigned dur, unsigned *billed)
+{
+	struct rate_q q = {json_str(row, "tenant_id"), json_str(row, "to_addr"),
+			   json_str(row, "carrier_id"), -1, 60, 60};
+	*billed = dur;
+	if (!q.carrier || !q.to || q.to[0] != '+' ||
+	    store_tx(c->st, q.tenant, STORE_READ, rate_fn, &q) < 0 || q.per_min < 0)
+		return -1;
+	*billed = policy_billed_s(dur, q.min_s, q.incr_s);
+	return policy_cost_micros(q.per_min, *billed);
+}
+
 /* Calls a dead run left open: closed with a record saying so, billed up to the last time
    they were seen alive, once. */
 void rec_recover(struct calls *c, void *arg)
@@ -429,7 +466,8 @@ void rec_recover(struct calls *c, void *arg)
 			uint64_t end = seen > ans ? seen : ans ? ans : (uint64_t)json_int(row, "created_us", 0);
 			const char *status = ans ? CALL_COMPLETED : CALL_FAILED;
 			snprintf(k.status, sizeof(k.status), "%s", status);
-			unsigned dur = ans ? (unsigned)((end - ans) / 1000000) : 0;
+			unsigned dur = ans ? (unsigned)((end - ans + 500000) / 1000000) : 0, billed = 0;
+			int64_t cost = ans ? recovered_cost(c, row, dur, &billed) : -1;
 			json_t *o = new_op(&k);
 			json_object_set_new(
 			    o, "finish",
@@ -438,7 +476,7 @@ void rec_recover(struct calls *c, void *arg)
 				      "media process restarted: the call was lost and is closed at "
 				      "its last sign of life",
 				      "sip_code", 0, "q850_cause", 41, "duration_s", (int)dur,
-				      "billed_s", (int)dur, "cost_micros", (json_int_t)-1, "end_us",
+				      "billed_s", (int)billed, "cost_micros", (json_int_t)cost, "end_us",
 				      (json_int_t)end));
 			json_t *d = event_data(&k);
 			json_object_set_new(d, "end_reason", json_string("media_restart"));

@@ -506,7 +506,7 @@ static void *ctl_main(void *arg)
 			calls_work(c, trunks_work, NULL);
 		}
 		if (now >= c->beat_at_us) {
-			c->beat_at_us = now + 20000000;
+			c->beat_at_us = now + 5000000;
 			rec_heartbeat(c);
 		}
 		int timeout = 1000;
