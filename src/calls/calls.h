@@ -18,7 +18,7 @@
 /* Bus subjects the media side consumes. Payloads are JSON objects:
    call.dial     {"call_id"}   place a queued outbound-api call (paced per tenant CPS)
    call.control  {"call_id", "action": "redirect" | "hangup" | "cancel" | "transfer",
-                  "url"?, "method"?, "twiml"?, "to"?, "mode"? ("blind" | "attended")} */
+		  "url"?, "method"?, "twiml"?, "to"?, "mode"? ("blind" | "attended")} */
 #define CALLS_DIAL_SUBJECT "call.dial"
 #define CALLS_CONTROL_SUBJECT "call.control"
 
@@ -41,10 +41,24 @@ struct calls;
 /* Starts the media side: the voice engine (voice.* settings), the event thread, the
    document workers, the consumers of call.dial and call.control, the carriers' trunks, and
    recovery of calls a dead run left open. */
-int calls_start(const struct config *cfg, struct store *st, struct bus *bus,
-		struct calls **ret);
+int calls_start(const struct config *cfg, struct store *st, struct bus *bus, struct calls **ret);
 void calls_stop(struct calls *c); /* hangs up live calls, closes their records; NULL-safe */
 /* The SIP port of the engine (tests read it from the log line too). */
 uint16_t calls_sip_port(const struct calls *c);
+
+/* ---- text to speech resources (calls/tts.c) ---- */
+/* Renders text once to data_dir/tts/<tenant_id>/<id>.wav (8 kHz mono 16-bit) with a JSON
+   sidecar; id = "TT" + 32 hex of SHA-256(tenant|voice|language|text), so the same request
+   answers the stored file. *ret_meta = {id, text, voice, language, duration_ms, bytes,
+   created_at}. language NULL/"" = "en" (flite kal); voice NULL = the language's default.
+   -EINVAL (text empty or over 4000 bytes), -ENOTSUP (language), -EBADMSG (voice not of that
+   language), -EIO. Blocking: never on an engine thread. */
+int calls_tts_render(const char *data_dir, const char *tenant_id, const char *text,
+		     const char *voice, const char *language, json_t **ret_meta);
+/* The WAV path of a rendered id; -EINVAL for a malformed id or tenant, -E2BIG. */
+int calls_tts_path(const char *data_dir, const char *tenant_id, const char *id, char *out,
+		   size_t cap);
+/* [{voice, language, engine: "flite" | "espeak-ng"}] (caller owns it). */
+json_t *calls_tts_voices(void);
 
 #endif
