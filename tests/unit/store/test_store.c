@@ -955,10 +955,18 @@ static char car_op1[ID_LEN + 1], car_op2[ID_LEN + 1], car_ta[ID_LEN + 1], car_of
 
 static struct store_carrier carrier_of(const char *id, const char *tenant, const char *name)
 {
-	return (struct store_carrier){.id = id, .tenant_id = tenant, .name = name,
-				      .host = "sip.example.net", .transport = "udp",
-				      .username = "u", .password = "p", .number_format = "e164",
-				      .port = 5060, .priority = 10, .weight = 100, .enabled = 1,
+	return (struct store_carrier){.id = id,
+				      .tenant_id = tenant,
+				      .name = name,
+				      .host = "sip.example.net",
+				      .transport = "udp",
+				      .username = "u",
+				      .password = "p",
+				      .number_format = "e164",
+				      .port = 5060,
+				      .priority = 10,
+				      .weight = 100,
+				      .enabled = 1,
 				      .ping_ms = 30000};
 }
 
@@ -995,9 +1003,16 @@ static int carriers_fn(struct store_tx *tx, void *arg)
 	CHECK_EQ_INT(json_array_size(rows), 3);
 	json_decref(rows);
 	/* update: NULL / -1 leave, "" clears the password */
-	struct store_carrier u = {.name = "op one b", .password = "", .port = 5080, .priority = -1,
-				  .weight = -1, .enabled = -1, .ping_ms = -1, .register_expires = -1,
-				  .max_channels = -1, .cps_limit = -1};
+	struct store_carrier u = {.name = "op one b",
+				  .password = "",
+				  .port = 5080,
+				  .priority = -1,
+				  .weight = -1,
+				  .enabled = -1,
+				  .ping_ms = -1,
+				  .register_expires = -1,
+				  .max_channels = -1,
+				  .cps_limit = -1};
 	CHECK_EQ_INT(store_carrier_update(tx, NULL, car_op1, &u), 0);
 	CHECK_EQ_INT(store_carrier_update(tx, fx.ta, car_op1, &u), -ENOENT);
 	CHECK_EQ_INT(store_carrier_get(tx, NULL, false, car_op1, &row), 0);
@@ -1013,8 +1028,8 @@ static int carriers_fn(struct store_tx *tx, void *arg)
 	CHECK_STR(row_str(row, "reg_status"), "registered");
 	json_decref(row);
 	/* rates: the longest prefix wins, the four columns come from that row */
-	struct store_carrier_rate r1[] = {{"1", 10000, 60, 60}, {"+1555", 20000, 1, 1},
-					  {"1555123", 30000, 30, 6}};
+	struct store_carrier_rate r1[] = {
+	    {"1", 10000, 60, 60}, {"+1555", 20000, 1, 1}, {"1555123", 30000, 30, 6}};
 	CHECK_EQ_INT(store_carrier_rates_replace(tx, car_op1, NULL, r1, 3), 0);
 	struct store_carrier_rate r2[] = {{"44", 5000, 60, 60}};
 	CHECK_EQ_INT(store_carrier_rates_replace(tx, car_op2, NULL, r2, 1), 0);
@@ -1054,8 +1069,13 @@ static int carriers_fn(struct store_tx *tx, void *arg)
 	CHECK_EQ_INT(json_array_size(rows), 3);
 	json_decref(rows);
 	/* disabled, the tenant's carrier no longer hides the operator's */
-	struct store_carrier off = {.enabled = 0, .port = -1, .priority = -1, .weight = -1,
-				    .ping_ms = -1, .register_expires = -1, .max_channels = -1,
+	struct store_carrier off = {.enabled = 0,
+				    .port = -1,
+				    .priority = -1,
+				    .weight = -1,
+				    .ping_ms = -1,
+				    .register_expires = -1,
+				    .max_channels = -1,
 				    .cps_limit = -1};
 	CHECK_EQ_INT(store_carrier_update(tx, fx.ta, car_ta, &off), 0);
 	CHECK_EQ_INT(store_carrier_routes(tx, fx.ta, "+15551239999", &rows), 0);
@@ -1074,15 +1094,16 @@ static char app_a[ID_LEN + 1], num_a[ID_LEN + 1];
 
 static int apps_numbers_fn(struct store_tx *tx, void *arg)
 {
-	struct store_application ap = {app_a, fx.ta, "menu", "document", "<Response/>",
-				       "<Response/>"};
+	struct store_application ap = {app_a,	   fx.ta,	  "menu",
+				       "document", "<Response/>", "<Response/>"};
 	CHECK_EQ_INT(store_application_insert(tx, &ap), 0);
 	json_t *row, *rows;
 	CHECK_EQ_INT(store_application_get(tx, fx.ta, app_a, &row), 0);
 	CHECK_STR(row_str(row, "kind"), "document");
 	json_decref(row);
 	CHECK_EQ_INT(store_application_get(tx, fx.tb, app_a, &row), -ENOENT);
-	struct store_application up = {.name = "menu 2", .document = "<Response><Hangup/></Response>"};
+	struct store_application up = {.name = "menu 2",
+				       .document = "<Response><Hangup/></Response>"};
 	CHECK_EQ_INT(store_application_update(tx, fx.ta, app_a, &up), 0);
 	CHECK_EQ_INT(store_application_update(tx, fx.tb, app_a, &up), -ENOENT);
 	CHECK_EQ_INT(store_application_get(tx, fx.ta, app_a, &row), 0);
@@ -1094,8 +1115,8 @@ static int apps_numbers_fn(struct store_tx *tx, void *arg)
 	json_decref(rows);
 	/* numbers */
 	CHECK_EQ_INT(store_number_insert(tx, num_a, fx.ta, "+15557770001"), 0);
-	struct store_number_voice v = {.voice_url = "https://a.test/voice", .voice_method = "POST",
-				       .application_id = app_a};
+	struct store_number_voice v = {
+	    .voice_url = "https://a.test/voice", .voice_method = "POST", .application_id = app_a};
 	CHECK_EQ_INT(store_number_set_voice(tx, fx.ta, num_a, &v), 0);
 	CHECK_EQ_INT(store_number_set_voice(tx, fx.tb, num_a, &v), -ENOENT);
 	struct store_number_voice clr = {.application_id = ""};
@@ -1130,7 +1151,7 @@ static char rule_ids[8][ID_LEN + 1];
 
 /* 2024-01-01 was a Monday */
 #define MON_2024_US 1704067200000000ull
-#define AT(day, h, m) (MON_2024_US + ((uint64_t)(day) * 86400 + (h) * 3600 + (m) * 60) * 1000000ull)
+#define AT(day, h, m) (MON_2024_US + ((uint64_t)(day)*86400 + (h)*3600 + (m)*60) * 1000000ull)
 
 static const char *match_name(struct store_tx *tx, const char *tenant, const char *to,
 			      const char *from, uint64_t at, char out[64])
@@ -1162,9 +1183,9 @@ static int dialplan_fn(struct store_tx *tx, void *arg)
 		const struct rule_spec *s = &specs[i];
 		if (i == 7) /* same priority, smaller id: made first */
 			snprintf(rule_ids[7], sizeof(rule_ids[7]), "DR%032d", 0);
-		struct store_dialplan_rule r = {rule_ids[i], fx.ta,  s->name,	s->number, s->prefix,
-						s->caller,   s->days, s->ts,	s->te,	   app_a,
-						s->priority, s->offset, s->enabled};
+		struct store_dialplan_rule r = {
+		    rule_ids[i], fx.ta, s->name, s->number,   s->prefix, s->caller, s->days,
+		    s->ts,	 s->te, app_a,	 s->priority, s->offset, s->enabled};
 		CHECK_EQ_INT(store_dialplan_insert(tx, &r), 0);
 	}
 	char b[64];
@@ -1196,8 +1217,8 @@ static int dialplan_fn(struct store_tx *tx, void *arg)
 	CHECK_STR(row_str(json_array_get(rows, 0), "name"), "off");
 	CHECK_STR(row_str(json_array_get(rows, 6), "name"), "early-id");
 	json_decref(rows);
-	struct store_dialplan_rule u = {.name = "exact2", .priority = INT_MIN,
-					.utc_offset_min = INT_MIN, .enabled = 0};
+	struct store_dialplan_rule u = {
+	    .name = "exact2", .priority = INT_MIN, .utc_offset_min = INT_MIN, .enabled = 0};
 	CHECK_EQ_INT(store_dialplan_update(tx, fx.ta, rule_ids[0], &u), 0);
 	CHECK_EQ_INT(store_dialplan_update(tx, fx.tb, rule_ids[0], &u), -ENOENT);
 	CHECK_EQ_INT(store_dialplan_get(tx, fx.ta, rule_ids[0], &row), 0);
@@ -1218,10 +1239,12 @@ static int recordings_fn(struct store_tx *tx, void *arg)
 	char r1[ID_LEN + 1], r2[ID_LEN + 1];
 	new_id("RE", r1);
 	new_id("RE", r2);
-	struct store_recording a = {r1, fx.ta, "CA00000000000000000000000000000001", "record-verb",
-				    "/tmp/r1.wav", NULL, NULL};
-	struct store_recording b = {r2, fx.ta, "CA00000000000000000000000000000002", "dial",
-				    "/tmp/r2.wav", "https://a.test/rec", "POST"};
+	struct store_recording a = {
+	    r1,	  fx.ta, "CA00000000000000000000000000000001", "record-verb", "/tmp/r1.wav",
+	    NULL, NULL};
+	struct store_recording b = {r2,	    fx.ta,	   "CA00000000000000000000000000000002",
+				    "dial", "/tmp/r2.wav", "https://a.test/rec",
+				    "POST"};
 	CHECK_EQ_INT(store_recording_insert(tx, &a), 0);
 	CHECK_EQ_INT(store_recording_insert(tx, &b), 0);
 	json_t *row, *rows;
