@@ -20,4 +20,11 @@ struct tenant_new {
 };
 int api_tenant_create_tx(struct store_tx *tx, struct tenant_new *tn);
 
+/* A carrier rate deck: `prefix,cost_per_min[,min_s,incr_s]` lines (header skipped when
+   header is true, '#' comments and blank lines ignored) -> [{prefix (digits), cost_micros,
+   min_s, incr_s}]. -EINVAL / -E2BIG (past 4 MiB or 200000 rows) with err naming the line
+   ("<what> 3: ..."). */
+int api_rates_csv_parse(const char *s, size_t n, bool header, const char *what, json_t **ret,
+			char err[160]);
+
 #endif

@@ -22,6 +22,14 @@ json_t *present_template(json_t *row);
 json_t *present_provider(json_t *row);
 json_t *present_number(json_t *row);
 json_t *present_call(json_t *row);
+json_t *present_carrier(json_t *row);
+json_t *present_application(json_t *row);
+json_t *present_rule(json_t *row);
+json_t *present_recording(json_t *row);
+
+/* Answers the file at path (200, or 206 for one "Range: bytes=" range, 416 past the end;
+   404 if it is missing), sent from the file by the server. Returns 0. */
+int api_send_file(struct http_req *req, const char *path, const char *type);
 
 /* Normalised e-mail (lower case, trimmed) into out; -EINVAL if not plausible. */
 int email_normalize(const char *in, char *out, size_t n);
@@ -68,5 +76,13 @@ http_handler_fn h_calls_create, h_calls_list, h_calls_get, h_calls_export, h_cal
     h_calls_transfer;
 http_handler_fn h_voice_settings_get, h_voice_settings_patch, h_admin_voice_settings_get,
     h_admin_voice_settings_put;
+http_handler_fn h_carriers_create, h_carriers_list, h_carriers_get, h_carriers_patch,
+    h_carriers_delete, h_carrier_rates_put, h_carrier_rates_get;
+http_handler_fn h_applications_create, h_applications_list, h_applications_get,
+    h_applications_patch, h_applications_delete;
+http_handler_fn h_dialplan_create, h_dialplan_list, h_dialplan_get, h_dialplan_patch,
+    h_dialplan_delete, h_dialplan_match;
+http_handler_fn h_recordings_list, h_recordings_get, h_recordings_audio, h_recordings_delete;
+http_handler_fn h_tts_create, h_tts_get, h_tts_audio, h_tts_voices;
 
 #endif

@@ -2,6 +2,8 @@
    /v1/messaging-providers) with their rate decks, phone numbers (the operator adds and
    assigns, the tenant sets sms_url), approved sender ids, and the webhook endpoint HTTP
    providers post receipts and inbound messages to. */
+#include <stdlib.h>
+
 #include "internal.h"
 #include "messaging/messaging.h"
 #include "webhooks/webhooks.h"
@@ -309,35 +311,121 @@ json_t *present_number(json_t *row)
 	return present(row, NULL);
 }
 
+/* 0 if carrier_id names a carrier the number may use (the operator's, or the tenant's own
+   when the number is that tenant's); else answers 400 (returns 1) or returns the error. */
+static int carrier_usable(struct store_tx *tx, struct http_req *req, const char *carrier_id,
+			  const char *tenant)
+{
+	json_t *row;
+	if (!carrier_id || !*carrier_id)
+		return 0;
+	int r = id_valid(carrier_id, "TK") ? store_carrier_get(tx, NULL, true, carrier_id, &row)
+					   : -ENOENT;
+	if (r == -ENOENT)
+		return http_error(req, 400, "unknown_carrier", "no such carrier", "carrier_id")
+			   ?: 1;
+	if (r < 0)
+		return r;
+	const char *owner = json_str(row, "tenant_id");
+	bool ok = !owner || (tenant && !strcmp(owner, tenant));
+	json_decref(row);
+	if (!ok)
+		return http_error(req, 400, "unknown_carrier",
+				  "the carrier belongs to another tenant", "carrier_id")
+			   ?: 1;
+	return 0;
+}
+
+/* "+15550100" + i, keeping the number of digits; false past the end of the range. */
+static bool number_at(const char *start, int i, char out[24])
+{
+	const char *d = start + 1;
+	size_t n = strlen(d);
+	unsigned long long v = strtoull(d, NULL, 10) + (unsigned long long)i;
+	snprintf(out, 24, "+%0*llu", (int)n, v);
+	return strlen(out) == n + 1;
+}
+
 static int ncreate_fn(struct store_tx *tx, void *arg)
 {
 	struct pctx *c = arg;
 	const char *tenant = json_str(c->req->json, "tenant_id"),
-		   *num = json_str(c->req->json, "number");
+		   *num = json_str(c->req->json, "number"),
+		   *start = json_str(c->req->json, "range_start"),
+		   *carrier = json_str(c->req->json, "carrier_id");
 	json_t *row;
 	int r = tenant ? tenant_known(tx, c->req, tenant) : 0;
+	if (r == 0)
+		r = carrier_usable(tx, c->req, carrier, tenant);
 	if (r != 0)
 		return r < 0 ? r : 0;
-	r = store_number_insert(tx, c->new_id, tenant, num);
-	if (r == -EEXIST)
-		return http_error(c->req, 409, "conflict", "this number exists", "number");
-	if (r < 0 || (r = store_number_get(tx, NULL, c->new_id, &row)) < 0)
+	int count = start ? (int)json_int(c->req->json, "count", 1) : 1;
+	json_t *made = json_array();
+	for (int i = 0; i < count && r >= 0; i++) {
+		char e164[24], id[ID_LEN + 1];
+		if (start)
+			number_at(start, i, e164);
+		else
+			snprintf(e164, sizeof(e164), "%s", num);
+		if (i == 0)
+			snprintf(id, sizeof(id), "%s", c->new_id);
+		else
+			id_new("PN", id);
+		r = store_number_insert(tx, id, tenant, e164);
+		if (r == -EEXIST) {
+			json_decref(made);
+			char msg[64];
+			snprintf(msg, sizeof(msg), "%s exists", e164);
+			return http_error(c->req, 409, "conflict", msg,
+					  start ? "range_start" : "number");
+		}
+		if (r >= 0 && carrier && *carrier)
+			r = store_number_set_carrier(tx, id, carrier);
+		if (r >= 0 && (r = store_number_get(tx, NULL, id, &row)) >= 0)
+			json_array_append_new(made, present_number(row)), json_decref(row);
+	}
+	if (r < 0) {
+		json_decref(made);
 		return r;
+	}
 	snprintf(c->req->resource_id, sizeof(c->req->resource_id), "%s", c->new_id);
-	http_reply(c->req, 201, present_number(row));
-	json_decref(row);
+	if (start)
+		return http_reply(c->req, 201, json_pack("{s:o}", "data", made));
+	http_reply(c->req, 201, json_incref(json_array_get(made, 0)));
+	json_decref(made);
 	return 0;
 }
 
 int h_admin_numbers_create(struct http_req *req)
 {
 	static const struct json_field f[] = {
-	    {"number", JF_STRING, true, 32}, {"tenant_id", JF_STRING, false, 64}, {0}};
+	    {"number", JF_STRING, false, 32},	  {"range_start", JF_STRING, false, 32},
+	    {"count", JF_INT, false, 0},	  {"tenant_id", JF_STRING, false, 64},
+	    {"carrier_id", JF_STRING, false, 64}, {0}};
 	if (http_check_body(req, f) < 0)
 		return 0;
-	if (!messaging_e164_valid(json_str(req->json, "number")))
-		return http_error(req, 400, "invalid_number", "an E.164 number (+15551234567)",
+	const char *num = json_str(req->json, "number"),
+		   *start = json_str(req->json, "range_start");
+	if (num && start)
+		return http_error(req, 400, "invalid_field", "number or range_start, not both",
+				  "range_start");
+	if (!num && !start)
+		return http_error(req, 400, "missing_field", "number (or range_start and count)",
 				  "number");
+	if (!messaging_e164_valid(num ? num : start))
+		return http_error(req, 400, "invalid_number", "an E.164 number (+15551234567)",
+				  num ? "number" : "range_start");
+	json_t *cnt = json_object_get(req->json, "count");
+	if (cnt && !start)
+		return http_error(req, 400, "invalid_field", "count goes with range_start",
+				  "count");
+	char last[24];
+	int64_t n = json_int(req->json, "count", 1);
+	if (start && (n < 1 || n > 1000))
+		return http_error(req, 400, "invalid_field", "count is 1 to 1000", "count");
+	if (start && !number_at(start, (int)n - 1, last))
+		return http_error(req, 400, "invalid_field", "the range runs past the last number",
+				  "count");
 	struct pctx c = {.req = req};
 	id_new("PN", c.new_id);
 	return http_write(req, NULL, ncreate_fn, &c);
@@ -364,12 +452,22 @@ static int nassign_fn(struct store_tx *tx, void *arg)
 {
 	struct pctx *c = arg;
 	json_t *t = json_object_get(c->req->json, "tenant_id"), *row;
-	const char *tenant = json_string_value(t);
+	json_t *k = json_object_get(c->req->json, "carrier_id");
+	const char *tenant = json_string_value(t), *carrier = json_string_value(k);
 	int r = tenant ? tenant_known(tx, c->req, tenant) : 0;
 	if (r != 0)
 		return r < 0 ? r : 0;
-	if ((r = store_number_assign(tx, c->id, tenant)) < 0 ||
-	    (r = store_number_get(tx, NULL, c->id, &row)) < 0)
+	if (t && (r = store_number_assign(tx, c->id, tenant)) < 0)
+		return r;
+	if ((r = store_number_get(tx, NULL, c->id, &row)) < 0)
+		return r;
+	r = carrier ? carrier_usable(tx, c->req, carrier, json_str(row, "tenant_id")) : 0;
+	json_decref(row);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	if (k && (r = store_number_set_carrier(tx, c->id, carrier ? carrier : "")) < 0)
+		return r;
+	if ((r = store_number_get(tx, NULL, c->id, &row)) < 0)
 		return r;
 	snprintf(c->req->resource_id, sizeof(c->req->resource_id), "%s", c->id);
 	http_reply(c->req, 200, present_number(row));
@@ -382,10 +480,17 @@ int h_admin_numbers_patch(struct http_req *req)
 	struct pctx c = {.req = req, .id = path_id(req, 0, "PN")};
 	if (!c.id)
 		return not_found(req);
-	json_t *t = json_object_get(req->json, "tenant_id");
-	if (json_object_size(req->json) != 1 || !t || !(json_is_string(t) || json_is_null(t)))
+	json_t *t = json_object_get(req->json, "tenant_id"),
+	       *k = json_object_get(req->json, "carrier_id");
+	if (t && !(json_is_string(t) || json_is_null(t)))
 		return http_error(req, 400, "invalid_field", "tenant_id (a tenant id or null)",
 				  "tenant_id");
+	if (k && !(json_is_string(k) || json_is_null(k)))
+		return http_error(req, 400, "invalid_field", "carrier_id (a carrier id or null)",
+				  "carrier_id");
+	if (json_object_size(req->json) != (size_t)(!!t + !!k) || (!t && !k))
+		return http_error(req, 400, "invalid_field", "tenant_id and/or carrier_id",
+				  t || k ? NULL : "tenant_id");
 	return http_write(req, NULL, nassign_fn, &c);
 }
 
@@ -429,11 +534,32 @@ int h_numbers_get(struct http_req *req)
 static int nsms_fn(struct store_tx *tx, void *arg)
 {
 	struct pctx *c = arg;
-	const char *url = json_str(c->req->json, "sms_url"),
-		   *method = json_str(c->req->json, "sms_method");
-	int r = store_number_set_sms(tx, store_tx_tenant(tx), c->id, url, method ? method : "POST");
+	json_t *b = c->req->json;
+	const char *url = json_str(b, "sms_url"), *method = json_str(b, "sms_method"),
+		   *app = json_str(b, "voice_application_id"), *tenant = store_tx_tenant(tx);
+	int r = 0;
+	if (json_object_get(b, "sms_url") || json_object_get(b, "sms_method"))
+		r = store_number_set_sms(tx, tenant, c->id, url, method ? method : "POST");
 	json_t *row;
-	if (r < 0 || (r = store_number_get(tx, store_tx_tenant(tx), c->id, &row)) < 0)
+	if (r < 0)
+		return r;
+	if (app && *app) {
+		r = id_valid(app, "AP") ? store_application_get(tx, tenant, app, &row) : -ENOENT;
+		if (r == -ENOENT)
+			return http_error(c->req, 400, "invalid_field", "no such application",
+					  "voice_application_id");
+		if (r < 0)
+			return r;
+		json_decref(row);
+	}
+	struct store_number_voice v = {json_str(b, "voice_url"),
+				       json_str(b, "voice_method"),
+				       json_str(b, "voice_fallback_url"),
+				       json_str(b, "voice_fallback_method"),
+				       json_str(b, "voice_status_callback"),
+				       app};
+	if ((r = store_number_set_voice(tx, tenant, c->id, &v)) < 0 ||
+	    (r = store_number_get(tx, tenant, c->id, &row)) < 0)
 		return r;
 	snprintf(c->req->resource_id, sizeof(c->req->resource_id), "%s", c->id);
 	http_reply(c->req, 200, present_number(row));
@@ -443,20 +569,37 @@ static int nsms_fn(struct store_tx *tx, void *arg)
 
 int h_numbers_patch(struct http_req *req)
 {
-	static const struct json_field f[] = {
-	    {"sms_url", JF_STRING, false, 2048}, {"sms_method", JF_STRING, false, 8}, {0}};
+	static const struct json_field f[] = {{"sms_url", JF_STRING, false, 2048},
+					      {"sms_method", JF_STRING, false, 8},
+					      {"voice_url", JF_STRING, false, 2048},
+					      {"voice_method", JF_STRING, false, 8},
+					      {"voice_fallback_url", JF_STRING, false, 2048},
+					      {"voice_fallback_method", JF_STRING, false, 8},
+					      {"voice_status_callback", JF_STRING, false, 2048},
+					      {"voice_application_id", JF_STRING, false, 64},
+					      {0}};
 	struct pctx c = {.req = req, .id = path_id(req, 0, "PN")};
 	if (!c.id)
 		return not_found(req);
 	if (http_check_body(req, f) < 0)
 		return 0;
-	const char *url = json_str(req->json, "sms_url"), *m = json_str(req->json, "sms_method"),
-		   *why = NULL;
-	if (url && webhooks_check_url(url, req->app->cfg->outbound_allow_private, &why) < 0)
-		return http_error(req, 400, "invalid_url", why ? why : "url not allowed",
-				  "sms_url");
-	if (m && strcmp(m, "GET") && strcmp(m, "POST"))
-		return http_error(req, 400, "invalid_field", "GET or POST", "sms_method");
+	/* URLs go through the SSRF guard ("" clears a voice one); methods are GET or POST */
+	static const char *const urls[] = {"sms_url", "voice_url", "voice_fallback_url",
+					   "voice_status_callback", NULL};
+	static const char *const methods[] = {"sms_method", "voice_method", "voice_fallback_method",
+					      NULL};
+	for (int i = 0; urls[i]; i++) {
+		const char *url = json_str(req->json, urls[i]), *why = NULL;
+		if (url && (i == 0 || *url) &&
+		    webhooks_check_url(url, req->app->cfg->outbound_allow_private, &why) < 0)
+			return http_error(req, 400, "invalid_url", why ? why : "url not allowed",
+					  urls[i]);
+	}
+	for (int i = 0; methods[i]; i++) {
+		const char *m = json_str(req->json, methods[i]);
+		if (m && strcmp(m, "GET") && strcmp(m, "POST") && (i == 0 || *m))
+			return http_error(req, 400, "invalid_field", "GET or POST", methods[i]);
+	}
 	return http_write(req, req->who.tenant_id, nsms_fn, &c);
 }
 

@@ -99,4 +99,19 @@ void calls_stop(struct calls *c); /* hangs up live calls, closes their records; 
 /* The SIP port of the engine (tests read it from the log line too). */
 uint16_t calls_sip_port(const struct calls *c);
 
+/* ---- text to speech resources (calls/tts.c) ---- */
+/* Renders text once to data_dir/tts/<tenant_id>/<id>.wav (8 kHz mono 16-bit) with a JSON
+   sidecar; id = "TT" + 32 hex of SHA-256(tenant|voice|language|text), so the same request
+   answers the stored file. *ret_meta = {id, text, voice, language, duration_ms, bytes,
+   created_at}. language NULL/"" = "en" (flite kal); voice NULL = the language's default.
+   -EINVAL (text empty or over 4000 bytes), -ENOTSUP (language), -EBADMSG (voice not of that
+   language), -EIO. Blocking: never on an engine thread. */
+int calls_tts_render(const char *data_dir, const char *tenant_id, const char *text,
+		     const char *voice, const char *language, json_t **ret_meta);
+/* The WAV path of a rendered id; -EINVAL for a malformed id or tenant, -E2BIG. */
+int calls_tts_path(const char *data_dir, const char *tenant_id, const char *id, char *out,
+		   size_t cap);
+/* [{voice, language, engine: "flite" | "espeak-ng"}] (caller owns it). */
+json_t *calls_tts_voices(void);
+
 #endif

@@ -98,6 +98,9 @@ struct http_req {
 	json_t *resp;
 	char *raw;	      /* ROUTE_RAW body */
 	const char *raw_type; /* its Content-Type */
+	size_t raw_len;	      /* raw's length when it is binary (0: strlen) */
+	int raw_fd;	      /* > 0: the body is this file (closed after), raw_len bytes from */
+	uint64_t raw_off;     /* raw_off (audio downloads, Range answers) */
 	char resource_id[ID_LEN + 1];
 	char audit_tenant[ID_LEN + 1]; /* set when the actor's tenant is not the caller's */
 	char audit_actor[ID_LEN + 1];  /* set when the request has no authenticated actor */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "http.h"
 
@@ -60,8 +61,21 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct http_req *
 {
 	char *text;
 	const char *type = "application/json";
+	struct MHD_Response *r;
+	if (req->raw_fd > 0) {
+		r = MHD_create_response_from_fd_at_offset64(req->raw_len, req->raw_fd,
+							    req->raw_off);
+		req->raw_fd = 0; /* the response owns it now */
+		if (!r)
+			return MHD_NO;
+		MHD_add_response_header(r, "Content-Type",
+					req->raw_type ? req->raw_type : "application/octet-stream");
+		goto headers;
+	}
+	size_t raw_len = 0;
 	if (req->raw) {
 		text = req->raw;
+		raw_len = req->raw_len;
 		req->raw = NULL;
 		type = req->raw_type ? req->raw_type : "text/plain; charset=utf-8";
 	} else if (req->resp) {
@@ -69,10 +83,11 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct http_req *
 	} else {
 		text = mem_strdup("");
 	}
-	size_t len = strlen(text);
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	size_t len = raw_len ? raw_len : strlen(text);
+	r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
 	if (len || req->status != 204)
 		MHD_add_response_header(r, "Content-Type", type);
+headers:
 	MHD_add_response_header(r, "X-Request-Id", req->request_id);
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
@@ -267,6 +282,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	json_decref(cs->req.resp);
 	json_decref(cs->req.headers);
 	mem_free(cs->req.raw);
+	if (cs->req.raw_fd > 0)
+		close(cs->req.raw_fd);
 	buf_free(&cs->body);
 	mem_free(cs);
 	*con_cls = NULL;

@@ -5,7 +5,10 @@
 
 #include "internal.h"
 
-#define NUM_COLS "id, tenant_id, number, sms_url, sms_method, created_us, updated_us"
+#define NUM_COLS                                                                                   \
+	"id, tenant_id, number, sms_url, sms_method, carrier_id, voice_url, voice_method, "        \
+	"voice_fallback_url, voice_fallback_method, voice_status_callback, "                       \
+	"voice_application_id, created_us, updated_us"
 #define PROV_COLS                                                                                  \
 	"id, tenant_id, name, kind, config, priority, weight, enabled, health, created_us, "       \
 	"updated_us"
@@ -74,7 +77,9 @@ int store_number_assign(struct store_tx *tx, const char *id, const char *tenant_
 	return changed(
 	    stx_exec(tx,
 		     "UPDATE phone_numbers SET tenant_id = ?, sms_url = NULL, sms_method = "
-		     "NULL, updated_us = ? WHERE id = ?",
+		     "NULL, voice_url = NULL, voice_method = NULL, voice_fallback_url = NULL, "
+		     "voice_fallback_method = NULL, voice_status_callback = NULL, "
+		     "voice_application_id = NULL, updated_us = ? WHERE id = ?",
 		     "sis", tenant_id, now(), id));
 }
 

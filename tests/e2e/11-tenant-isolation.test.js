@@ -23,7 +23,7 @@ function listRoutes() {
 	return h
 		.routeTable()
 		.filter((r) => r.method === 'GET' && r.path.startsWith('/v1/') && !r.path.includes('{'))
-		.filter((r) => !r.path.startsWith('/v1/admin/') && !['/v1/openapi.json', '/v1/auth/me', '/v1/tenant', '/v1/tenant/auth-token', '/v1/voice/settings'].includes(r.path))
+		.filter((r) => !r.path.startsWith('/v1/admin/') && !['/v1/openapi.json', '/v1/auth/me', '/v1/tenant', '/v1/tenant/auth-token', '/v1/voice/settings', '/v1/dialplan-rules/match'].includes(r.path))
 		.filter((r) => r.path !== '/v1/calls/export'); // CSV, checked on its own below
 }
 
@@ -36,7 +36,11 @@ function bodiesFor(method, path) {
 	if (method === 'POST' && path === '/v1/webhooks/{id}/replay')
 		return [{ since: '2020-01-01T00:00:00Z' }];
 	if (method === 'PATCH' && path === '/v1/phone-numbers/{id}')
-		return [{ sms_url: 'https://evil.example.com/x' }];
+		return [{ sms_url: 'https://evil.example.com/x' }, { voice_url: 'https://evil.example.com/v' }, { voice_method: 'GET' }];
+	if (method === 'PATCH' && ['/v1/carriers/{id}', '/v1/applications/{id}', '/v1/dialplan-rules/{id}'].includes(path))
+		return [{ name: 'pwned' }];
+	if (method === 'PUT' && path === '/v1/carriers/{id}/rates')
+		return [{ rates: [{ prefix: '1', cost_per_min: 0.0001 }] }];
 	if (method === 'PATCH' && path === '/v1/email-templates/{id}')
 		return [{ subject: 'pwned' }];
 	if (method === 'PATCH' && path === '/v1/messaging-providers/{id}')
@@ -124,6 +128,25 @@ function isolationSuite(backend) {
 			h.expectStatus(call, 201, "B's call");
 			bRes.calls = call.body.id;
 			bIds.push(call.body.id);
+			// voice: B's own carrier with a rate deck, an application, a dialplan rule, a TTS
+			// resource and B's number pointed at B's application
+			const tk = await srv.req('POST', '/v1/carriers', { token: B.token, json: { name: 'B trunk', host: 'sip.b.example.com', password: 'b-trunk-pw' } });
+			h.expectStatus(tk, 201, "B's carrier");
+			bRes.carriers = tk.body.id;
+			h.expectStatus(await srv.req('PUT', `/v1/carriers/${tk.body.id}/rates`, { token: B.token, body: 'prefix,cost\n44,0.02\n', headers: { 'content-type': 'text/csv' } }), 200, "B's rates");
+			const ap = await srv.req('POST', '/v1/applications', { token: B.token, json: { name: 'B app', kind: 'document', document: '<Response><Say>B secret</Say></Response>' } });
+			h.expectStatus(ap, 201, "B's application");
+			bRes.applications = ap.body.id;
+			const dr = await srv.req('POST', '/v1/dialplan-rules', { token: B.token, json: { name: 'B rule', application_id: ap.body.id } });
+			h.expectStatus(dr, 201, "B's rule");
+			bRes['dialplan-rules'] = dr.body.id;
+			const tt = await srv.req('POST', '/v1/tts', { token: B.token, json: { text: 'B secret speech' } });
+			h.expectStatus(tt, 201, "B's tts");
+			bRes.tts = tt.body.id;
+			h.expectStatus(await srv.req('PATCH', `/v1/phone-numbers/${num.body.id}`, { token: B.token, json: { voice_application_id: ap.body.id } }), 200);
+			// recordings are made by calls only: an id of the right shape that is not A's
+			bRes.recordings = 'RE' + h.rand(16);
+			bIds.push(tk.body.id, ap.body.id, dr.body.id, tt.body.id);
 		});
 		after(async () => {
 			if (rcv)
@@ -196,6 +219,22 @@ function isolationSuite(backend) {
 			assert.deepEqual(h.expectStatus(rates, 200).data, [], "A's rate deck never landed");
 			const n = await srv.req('GET', `/v1/phone-numbers/${bRes['phone-numbers']}`, { token: B.token });
 			assert.equal(h.expectStatus(n, 200).sms_url, null);
+			assert.equal(n.body.voice_url, null);
+			assert.equal(n.body.voice_application_id, bRes.applications);
+			const tk = await srv.req('GET', `/v1/carriers/${bRes.carriers}`, { token: B.token });
+			assert.equal(h.expectStatus(tk, 200).name, 'B trunk');
+			const tr = await srv.req('GET', `/v1/carriers/${bRes.carriers}/rates`, { token: B.token });
+			assert.deepEqual(h.expectStatus(tr, 200).data.map((r) => r.prefix), ['44'], "A's deck never landed");
+			const ap = await srv.req('GET', `/v1/applications/${bRes.applications}`, { token: B.token });
+			assert.equal(h.expectStatus(ap, 200).name, 'B app');
+			const dr = await srv.req('GET', `/v1/dialplan-rules/${bRes['dialplan-rules']}`, { token: B.token });
+			assert.equal(h.expectStatus(dr, 200).name, 'B rule');
+			// A's dialplan never matches B's rule, and A may not point its rules at B's app
+			h.expectError(await srv.req('GET', '/v1/dialplan-rules/match?to=%2B15550001111', { token: A.token }), 404, 'not_found');
+			h.expectError(await srv.req('POST', '/v1/dialplan-rules', { token: A.token, json: { application_id: bRes.applications } }), 400, 'invalid_field', 'application_id');
+			// the same text by A is A's own resource (another id)
+			const att = await srv.req('POST', '/v1/tts', { token: A.token, json: { text: 'B secret speech' } });
+			assert.notEqual(h.expectStatus(att, 201).id, bRes.tts);
 			const mm = await srv.req('GET', `/v1/messages/${bRes.messages}`, { token: B.token });
 			assert.notEqual(h.expectStatus(mm, 200).status, 'canceled', 'not canceled by A');
 			const c = h.expectStatus(await srv.req('GET', `/v1/calls/${bRes.calls}`, { token: B.token }), 200);

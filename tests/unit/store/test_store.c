@@ -1,6 +1,7 @@
 /* test_store.c: unit tests for the store on its SQLite backend: migrations, transactions,
    group commit, every record family, tenant scoping and list paging. */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -978,6 +979,358 @@ static void test_tenant_scoping(void)
 	CHECK_EQ_INT(audit_count(fx.tb, (struct audit_filter){0}), before);
 }
 
+/* ---- voice: carriers, rates, routes, numbers, applications, dialplan, recordings ---- */
+
+static char car_op1[ID_LEN + 1], car_op2[ID_LEN + 1], car_ta[ID_LEN + 1], car_off[ID_LEN + 1];
+
+static struct store_carrier carrier_of(const char *id, const char *tenant, const char *name)
+{
+	return (struct store_carrier){.id = id,
+				      .tenant_id = tenant,
+				      .name = name,
+				      .host = "sip.example.net",
+				      .transport = "udp",
+				      .username = "u",
+				      .password = "p",
+				      .number_format = "e164",
+				      .port = 5060,
+				      .priority = 10,
+				      .weight = 100,
+				      .enabled = 1,
+				      .ping_ms = 30000};
+}
+
+static const json_t *route_of(const json_t *rows, const char *id)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach (rows, i, r)
+		if (!strcmp(row_str(r, "id"), id))
+			return r;
+	return NULL;
+}
+
+static int carriers_fn(struct store_tx *tx, void *arg)
+{
+	struct store_carrier c = carrier_of(car_op1, NULL, "op one");
+	CHECK_EQ_INT(store_carrier_insert(tx, &c), 0);
+	c = carrier_of(car_op2, NULL, "op two");
+	CHECK_EQ_INT(store_carrier_insert(tx, &c), 0);
+	c = carrier_of(car_off, NULL, "op off");
+	c.enabled = 0;
+	CHECK_EQ_INT(store_carrier_insert(tx, &c), 0);
+	json_t *row, *rows;
+	/* operator scope does not see the tenant's and vice versa */
+	CHECK_EQ_INT(store_carrier_get(tx, NULL, false, car_op1, &row), 0);
+	CHECK_STR(row_str(row, "password"), "p");
+	CHECK_EQ_INT(json_int(row, "port", 0), 5060);
+	CHECK_STR(row_str(row, "health"), "unknown");
+	json_decref(row);
+	CHECK_EQ_INT(store_carrier_get(tx, fx.ta, false, car_op1, &row), -ENOENT);
+	CHECK_EQ_INT(store_carrier_get(tx, NULL, true, car_op1, &row), 0);
+	json_decref(row);
+	CHECK_EQ_INT(store_carrier_list(tx, NULL, NULL, 10, &rows), 0);
+	CHECK_EQ_INT(json_array_size(rows), 3);
+	json_decref(rows);
+	/* update: NULL / -1 leave, "" clears the password */
+	struct store_carrier u = {.name = "op one b",
+				  .password = "",
+				  .port = 5080,
+				  .priority = -1,
+				  .weight = -1,
+				  .enabled = -1,
+				  .ping_ms = -1,
+				  .register_expires = -1,
+				  .max_channels = -1,
+				  .cps_limit = -1};
+	CHECK_EQ_INT(store_carrier_update(tx, NULL, car_op1, &u), 0);
+	CHECK_EQ_INT(store_carrier_update(tx, fx.ta, car_op1, &u), -ENOENT);
+	CHECK_EQ_INT(store_carrier_get(tx, NULL, false, car_op1, &row), 0);
+	CHECK_STR(row_str(row, "name"), "op one b");
+	CHECK(json_is_null(json_object_get(row, "password")));
+	CHECK_STR(row_str(row, "username"), "u");
+	CHECK_EQ_INT(json_int(row, "port", 0), 5080);
+	CHECK_EQ_INT(json_int(row, "weight", 0), 100);
+	json_decref(row);
+	CHECK_EQ_INT(store_carrier_health(tx, car_op1, "up", "registered"), 0);
+	CHECK_EQ_INT(store_carrier_get(tx, NULL, true, car_op1, &row), 0);
+	CHECK_STR(row_str(row, "health"), "up");
+	CHECK_STR(row_str(row, "reg_status"), "registered");
+	json_decref(row);
+	/* rates: the longest prefix wins, the four columns come from that row */
+	struct store_carrier_rate r1[] = {
+	    {"1", 10000, 60, 60}, {"+1555", 20000, 1, 1}, {"1555123", 30000, 30, 6}};
+	CHECK_EQ_INT(store_carrier_rates_replace(tx, car_op1, NULL, r1, 3), 0);
+	struct store_carrier_rate r2[] = {{"44", 5000, 60, 60}};
+	CHECK_EQ_INT(store_carrier_rates_replace(tx, car_op2, NULL, r2, 1), 0);
+	CHECK_EQ_INT(store_carrier_rates_replace(tx, car_off, NULL, r1, 1), 0);
+	CHECK_EQ_INT(store_carrier_rates_list(tx, car_op1, &rows), 0);
+	CHECK_EQ_INT(json_array_size(rows), 3);
+	CHECK_STR(row_str(json_array_get(rows, 1), "prefix"), "1555"); /* '+' dropped */
+	json_decref(rows);
+	CHECK_EQ_INT(store_carrier_routes(tx, fx.ta, "+15551239999", &rows), 0);
+	CHECK_EQ_INT(json_array_size(rows), 2); /* the disabled one is not a candidate */
+	const json_t *a = route_of(rows, car_op1), *b = route_of(rows, car_op2);
+	CHECK(a && b && !route_of(rows, car_off));
+	if (a && b) {
+		CHECK_STR(row_str(a, "prefix"), "1555123");
+		CHECK_EQ_INT(json_int(a, "cost_micros", 0), 30000);
+		CHECK_EQ_INT(json_int(a, "min_s", 0), 30);
+		CHECK_EQ_INT(json_int(a, "incr_s", 0), 6);
+		CHECK(json_is_null(json_object_get(b, "prefix")));
+		CHECK(json_is_null(json_object_get(b, "cost_micros")));
+	}
+	json_decref(rows);
+	CHECK_EQ_INT(store_carrier_routes(tx, fx.ta, "15559990000", &rows), 0);
+	a = route_of(rows, car_op1);
+	CHECK(a && json_int(a, "cost_micros", 0) == 20000 && json_int(a, "incr_s", 0) == 1);
+	json_decref(rows);
+	/* a tenant's own enabled carrier replaces the operator's */
+	c = carrier_of(car_ta, fx.ta, "byo");
+	CHECK_EQ_INT(store_carrier_insert(tx, &c), 0);
+	CHECK_EQ_INT(store_carrier_routes(tx, fx.ta, "+15551239999", &rows), 0);
+	CHECK_EQ_INT(json_array_size(rows), 1);
+	CHECK_STR(row_str(json_array_get(rows, 0), "id"), car_ta);
+	json_decref(rows);
+	CHECK_EQ_INT(store_carrier_routes(tx, fx.tb, "+15551239999", &rows), 0);
+	CHECK_EQ_INT(json_array_size(rows), 2);
+	json_decref(rows);
+	CHECK_EQ_INT(store_carriers_enabled(tx, &rows), 0);
+	CHECK_EQ_INT(json_array_size(rows), 3);
+	json_decref(rows);
+	/* disabled, the tenant's carrier no longer hides the operator's */
+	struct store_carrier off = {.enabled = 0,
+				    .port = -1,
+				    .priority = -1,
+				    .weight = -1,
+				    .ping_ms = -1,
+				    .register_expires = -1,
+				    .max_channels = -1,
+				    .cps_limit = -1};
+	CHECK_EQ_INT(store_carrier_update(tx, fx.ta, car_ta, &off), 0);
+	CHECK_EQ_INT(store_carrier_routes(tx, fx.ta, "+15551239999", &rows), 0);
+	CHECK_EQ_INT(json_array_size(rows), 2);
+	json_decref(rows);
+	CHECK_EQ_INT(store_carrier_delete(tx, NULL, car_ta), -ENOENT);
+	CHECK_EQ_INT(store_carrier_delete(tx, fx.ta, car_ta), 0);
+	CHECK_EQ_INT(store_carrier_delete(tx, NULL, car_off), 0);
+	CHECK_EQ_INT(store_carrier_rates_list(tx, car_off, &rows), 0);
+	CHECK_EQ_INT(json_array_size(rows), 0); /* cascade */
+	json_decref(rows);
+	return 0;
+}
+
+static char app_a[ID_LEN + 1], num_a[ID_LEN + 1];
+
+static int apps_numbers_fn(struct store_tx *tx, void *arg)
+{
+	struct store_application ap = {app_a,	   fx.ta,	  "menu",
+				       "document", "<Response/>", "<Response/>"};
+	CHECK_EQ_INT(store_application_insert(tx, &ap), 0);
+	json_t *row, *rows;
+	CHECK_EQ_INT(store_application_get(tx, fx.ta, app_a, &row), 0);
+	CHECK_STR(row_str(row, "kind"), "document");
+	json_decref(row);
+	CHECK_EQ_INT(store_application_get(tx, fx.tb, app_a, &row), -ENOENT);
+	struct store_application up = {.name = "menu 2",
+				       .document = "<Response><Hangup/></Response>"};
+	CHECK_EQ_INT(store_application_update(tx, fx.ta, app_a, &up), 0);
+	CHECK_EQ_INT(store_application_update(tx, fx.tb, app_a, &up), -ENOENT);
+	CHECK_EQ_INT(store_application_get(tx, fx.ta, app_a, &row), 0);
+	CHECK_STR(row_str(row, "name"), "menu 2");
+	CHECK_STR(row_str(row, "source"), "<Response/>");
+	json_decref(row);
+	CHECK_EQ_INT(store_application_list(tx, fx.ta, NULL, 10, &rows), 0);
+	CHECK_EQ_INT(json_array_size(rows), 1);
+	json_decref(rows);
+	/* numbers */
+	CHECK_EQ_INT(store_number_insert(tx, num_a, fx.ta, "+15557770001"), 0);
+	struct store_number_voice v = {
+	    .voice_url = "https://a.test/voice", .voice_method = "POST", .application_id = app_a};
+	CHECK_EQ_INT(store_number_set_voice(tx, fx.ta, num_a, &v), 0);
+	CHECK_EQ_INT(store_number_set_voice(tx, fx.tb, num_a, &v), -ENOENT);
+	struct store_number_voice clr = {.application_id = ""};
+	CHECK_EQ_INT(store_number_set_voice(tx, fx.ta, num_a, &clr), 0);
+	CHECK_EQ_INT(store_number_set_carrier(tx, num_a, car_op1), 0);
+	CHECK_EQ_INT(store_number_get(tx, fx.ta, num_a, &row), 0);
+	CHECK_STR(row_str(row, "voice_url"), "https://a.test/voice");
+	CHECK_STR(row_str(row, "voice_method"), "POST");
+	CHECK(json_is_null(json_object_get(row, "voice_application_id")));
+	CHECK_STR(row_str(row, "carrier_id"), car_op1);
+	json_decref(row);
+	CHECK_EQ_INT(store_number_set_carrier(tx, num_a, ""), 0);
+	CHECK_EQ_INT(store_number_get(tx, fx.ta, num_a, &row), 0);
+	CHECK(json_is_null(json_object_get(row, "carrier_id")));
+	CHECK_STR(row_str(row, "voice_url"), "https://a.test/voice");
+	json_decref(row);
+	/* reassigning the number drops its voice settings with the sms ones */
+	CHECK_EQ_INT(store_number_assign(tx, num_a, fx.tb), 0);
+	CHECK_EQ_INT(store_number_get(tx, NULL, num_a, &row), 0);
+	CHECK(json_is_null(json_object_get(row, "voice_url")));
+	json_decref(row);
+	CHECK_EQ_INT(store_number_delete(tx, num_a), 0);
+	return 0;
+}
+
+struct rule_spec {
+	const char *name, *number, *prefix, *caller, *days, *ts, *te;
+	int priority, offset, enabled;
+};
+
+static char rule_ids[8][ID_LEN + 1];
+
+/* 2024-01-01 was a Monday */
+#define MON_2024_US 1704067200000000ull
+#define AT(day, h, m) (MON_2024_US + ((uint64_t)(day)*86400 + (h)*3600 + (m)*60) * 1000000ull)
+
+static const char *match_name(struct store_tx *tx, const char *tenant, const char *to,
+			      const char *from, uint64_t at, char out[64])
+{
+	json_t *row;
+	int r = store_dialplan_match(tx, tenant, to, from, at, &row);
+	if (r < 0) {
+		snprintf(out, 64, "%s", r == -ENOENT ? "none" : "error");
+		return out;
+	}
+	snprintf(out, 64, "%s", row_str(row, "name"));
+	json_decref(row);
+	return out;
+}
+
+static int dialplan_fn(struct store_tx *tx, void *arg)
+{
+	static const struct rule_spec specs[] = {
+	    {"exact", "+15550001111", "", "", "", "", "", 10, 0, 1},
+	    {"vip", "", "", "+4420", "", "", "", 20, 0, 1},
+	    {"night", "", "1555", "", "", "22:00", "06:00", 30, 0, 1},
+	    {"office", "", "+1555", "", "mon,tue,wed,thu,fri", "09:00", "17:00", 40, -300, 1},
+	    {"weekend", "", "", "", "sat,sun", "", "", 50, 0, 1},
+	    {"off", "", "", "", "", "", "", 1, 0, 0},
+	    {"late-id", "", "", "", "", "", "", 60, 0, 1},
+	    {"early-id", "", "", "", "", "", "", 60, 0, 1},
+	};
+	for (size_t i = 0; i < 8; i++) {
+		const struct rule_spec *s = &specs[i];
+		if (i == 7) /* same priority, smaller id: made first */
+			snprintf(rule_ids[7], sizeof(rule_ids[7]), "DR%032d", 0);
+		struct store_dialplan_rule r = {
+		    rule_ids[i], fx.ta, s->name, s->number,   s->prefix, s->caller, s->days,
+		    s->ts,	 s->te, app_a,	 s->priority, s->offset, s->enabled};
+		CHECK_EQ_INT(store_dialplan_insert(tx, &r), 0);
+	}
+	char b[64];
+	CHECK_STR(match_name(tx, fx.ta, "+15550001111", "+4420111", AT(0, 12, 0), b), "exact");
+	CHECK_STR(match_name(tx, fx.ta, "15550001111", "", AT(0, 12, 0), b), "exact");
+	CHECK_STR(match_name(tx, fx.ta, "+15559999999", "+442079460000", AT(0, 12, 0), b), "vip");
+	/* night: 22:00-06:00 UTC wraps midnight */
+	CHECK_STR(match_name(tx, fx.ta, "+15559999999", "+3312", AT(1, 23, 30), b), "night");
+	CHECK_STR(match_name(tx, fx.ta, "+15559999999", "+3312", AT(2, 5, 59), b), "night");
+	/* office hours at UTC-5: Tuesday 14:00 UTC is 09:00 local; 13:59 UTC is not yet */
+	CHECK_STR(match_name(tx, fx.ta, "+15559999999", "+3312", AT(1, 14, 0), b), "office");
+	CHECK_STR(match_name(tx, fx.ta, "+15559999999", "+3312", AT(1, 13, 59), b), "early-id");
+	CHECK_STR(match_name(tx, fx.ta, "+15559999999", "+3312", AT(1, 21, 59), b), "office");
+	CHECK_STR(match_name(tx, fx.ta, "+15559999999", "+3312", AT(1, 22, 0), b), "night");
+	/* Saturday 03:00 UTC is Friday 22:00 at UTC-5: night wins first on priority */
+	CHECK_STR(match_name(tx, fx.ta, "+15559999999", "+3312", AT(5, 3, 0), b), "night");
+	/* Saturday 12:00 UTC: weekend (office is mon-fri; the offset keeps it Saturday) */
+	CHECK_STR(match_name(tx, fx.ta, "+15559999999", "+3312", AT(5, 12, 0), b), "weekend");
+	CHECK_STR(match_name(tx, fx.ta, "+15559999999", "+3312", AT(6, 12, 0), b), "weekend");
+	/* Monday 02:00 UTC is Sunday 21:00 at UTC-5: not office; not night for +44 numbers */
+	CHECK_STR(match_name(tx, fx.ta, "+4479999999", "+3312", AT(0, 2, 0), b), "early-id");
+	/* prefix does not match another country: falls through to the catch-alls */
+	CHECK_STR(match_name(tx, fx.ta, "+4479999999", "+3312", AT(1, 14, 0), b), "early-id");
+	CHECK_STR(match_name(tx, fx.tb, "+15550001111", "", AT(0, 12, 0), b), "none");
+	/* list, update, delete */
+	json_t *rows, *row;
+	CHECK_EQ_INT(store_dialplan_list(tx, fx.ta, &rows), 0);
+	CHECK_EQ_INT(json_array_size(rows), 8);
+	CHECK_STR(row_str(json_array_get(rows, 0), "name"), "off");
+	CHECK_STR(row_str(json_array_get(rows, 6), "name"), "early-id");
+	json_decref(rows);
+	struct store_dialplan_rule u = {
+	    .name = "exact2", .priority = INT_MIN, .utc_offset_min = INT_MIN, .enabled = 0};
+	CHECK_EQ_INT(store_dialplan_update(tx, fx.ta, rule_ids[0], &u), 0);
+	CHECK_EQ_INT(store_dialplan_update(tx, fx.tb, rule_ids[0], &u), -ENOENT);
+	CHECK_EQ_INT(store_dialplan_get(tx, fx.ta, rule_ids[0], &row), 0);
+	CHECK_STR(row_str(row, "name"), "exact2");
+	CHECK_EQ_INT(json_int(row, "priority", 0), 10);
+	CHECK_EQ_INT(json_int(row, "enabled", 1), 0);
+	json_decref(row);
+	CHECK_STR(match_name(tx, fx.ta, "+15550001111", "+4420111", AT(0, 12, 0), b), "vip");
+	for (size_t i = 0; i < 8; i++)
+		CHECK_EQ_INT(store_dialplan_delete(tx, fx.ta, rule_ids[i]), 0);
+	CHECK_EQ_INT(store_dialplan_delete(tx, fx.ta, rule_ids[0]), -ENOENT);
+	CHECK_STR(match_name(tx, fx.ta, "+15550001111", "", AT(0, 12, 0), b), "none");
+	return 0;
+}
+
+static int recordings_fn(struct store_tx *tx, void *arg)
+{
+	char r1[ID_LEN + 1], r2[ID_LEN + 1];
+	new_id("RE", r1);
+	new_id("RE", r2);
+	struct store_recording a = {
+	    r1,	  fx.ta, "CA00000000000000000000000000000001", "record-verb", "/tmp/r1.wav",
+	    NULL, NULL};
+	struct store_recording b = {r2,	    fx.ta,	   "CA00000000000000000000000000000002",
+				    "dial", "/tmp/r2.wav", "https://a.test/rec",
+				    "POST"};
+	CHECK_EQ_INT(store_recording_insert(tx, &a), 0);
+	CHECK_EQ_INT(store_recording_insert(tx, &b), 0);
+	json_t *row, *rows;
+	CHECK_EQ_INT(store_recording_get(tx, fx.ta, r1, &row), 0);
+	CHECK_STR(row_str(row, "status"), "in-progress");
+	CHECK(json_is_null(json_object_get(row, "duration_ms")));
+	json_decref(row);
+	CHECK_EQ_INT(store_recording_get(tx, fx.tb, r1, &row), -ENOENT);
+	CHECK_EQ_INT(store_recording_done(tx, r1, "completed", 1500, 24044), 0);
+	CHECK_EQ_INT(store_recording_done(tx, r1, "failed", 0, 0), -ENOENT); /* once */
+	CHECK_EQ_INT(store_recording_get(tx, NULL, r1, &row), 0);
+	CHECK_STR(row_str(row, "status"), "completed");
+	CHECK_EQ_INT(json_int(row, "duration_ms", 0), 1500);
+	CHECK_EQ_INT(json_int(row, "bytes", 0), 24044);
+	CHECK(json_is_integer(json_object_get(row, "completed_us")));
+	json_decref(row);
+	CHECK_EQ_INT(store_recording_list(tx, fx.ta, NULL, NULL, 10, &rows), 0);
+	CHECK_EQ_INT(json_array_size(rows), 2);
+	CHECK_STR(row_str(json_array_get(rows, 0), "id"), r2);
+	json_decref(rows);
+	CHECK_EQ_INT(store_recording_list(tx, fx.ta, a.call_id, NULL, 10, &rows), 0);
+	CHECK_EQ_INT(json_array_size(rows), 1);
+	json_decref(rows);
+	char *path = NULL;
+	CHECK_EQ_INT(store_recording_delete(tx, fx.tb, r1, &path), -ENOENT);
+	CHECK_EQ_INT(store_recording_delete(tx, fx.ta, r1, &path), 0);
+	CHECK_STR(path, "/tmp/r1.wav");
+	mem_free(path);
+	path = NULL;
+	CHECK_EQ_INT(store_recording_delete(tx, fx.ta, r1, &path), -ENOENT);
+	CHECK(path == NULL);
+	CHECK_EQ_INT(store_recording_list(tx, fx.ta, NULL, NULL, 10, &rows), 0);
+	CHECK_EQ_INT(json_array_size(rows), 1);
+	json_decref(rows);
+	CHECK_EQ_INT(store_recording_get(tx, fx.ta, r1, &row), 0);
+	CHECK_STR(row_str(row, "status"), "deleted");
+	json_decref(row);
+	return 0;
+}
+
+static void test_voice(void)
+{
+	new_id("TK", car_op1);
+	new_id("TK", car_op2);
+	new_id("TK", car_off);
+	new_id("TK", car_ta);
+	new_id("AP", app_a);
+	new_id("PN", num_a);
+	for (int i = 0; i < 7; i++)
+		new_id("DR", rule_ids[i]);
+	CHECK_EQ_INT(tx_write(NULL, carriers_fn, NULL), 0);
+	CHECK_EQ_INT(tx_write(NULL, apps_numbers_fn, NULL), 0);
+	CHECK_EQ_INT(tx_write(NULL, dialplan_fn, NULL), 0);
+	CHECK_EQ_INT(tx_write(NULL, recordings_fn, NULL), 0);
+}
+
 /* ---- unfiltered lists (no parameters besides the page) ---- */
 
 static int unfiltered_lists_fn(struct store_tx *tx, void *arg)
@@ -1269,6 +1622,7 @@ int main(void)
 	test_group_commit();
 	test_calls();
 	CHECK_EQ_INT(tx_write(fx.ta, voice_settings_fn, NULL), 0);
+	test_voice();
 	test_tenant_scoping();
 	test_reopen();
 	/* last: the parameterless lists hit a UBSan report in store_list_page (see report) */
