@@ -24,9 +24,9 @@ int cdoc_fail(struct cdoc_error *err, int rc, int line, const char *fmt, ...)
 /* ---- verbs by name ---- */
 
 static const char *const kind_names[] = {
-	[CDOC_SAY] = "Say",	  [CDOC_PLAY] = "Play",		[CDOC_PAUSE] = "Pause",
-	[CDOC_GATHER] = "Gather", [CDOC_RECORD] = "Record",	[CDOC_DIAL] = "Dial",
-	[CDOC_HANGUP] = "Hangup", [CDOC_REDIRECT] = "Redirect", [CDOC_REJECT] = "Reject",
+    [CDOC_SAY] = "Say",	      [CDOC_PLAY] = "Play",	    [CDOC_PAUSE] = "Pause",
+    [CDOC_GATHER] = "Gather", [CDOC_RECORD] = "Record",	    [CDOC_DIAL] = "Dial",
+    [CDOC_HANGUP] = "Hangup", [CDOC_REDIRECT] = "Redirect", [CDOC_REJECT] = "Reject",
 };
 #define NKINDS (sizeof(kind_names) / sizeof(kind_names[0]))
 
@@ -82,50 +82,49 @@ struct attr {
 #define K(x) (1u << CDOC_##x)
 #define VF(f) offsetof(struct cdoc_verb, f)
 static const struct attr verb_attrs[] = {
-	{K(SAY), "voice", A_STR, VF(voice), 0, 0},
-	{K(SAY) | K(GATHER), "language", A_STR, VF(language), 0, 0},
-	{K(SAY) | K(PLAY), "loop", A_UINT, VF(loop), 0, 1000},
-	{K(PLAY), "digits", A_DIGITS, VF(digits), 0, 0},
-	{K(PAUSE), "length", A_UINT, VF(length_s), 0, 600},
-	{K(GATHER) | K(RECORD) | K(DIAL), "action", A_STR, VF(action), 0, 0},
-	{K(GATHER) | K(RECORD) | K(DIAL) | K(REDIRECT), "method", A_METHOD, VF(method), 0, 0},
-	{K(GATHER) | K(RECORD), "timeout", A_UINT, VF(timeout_s), 0, 600},
-	{K(DIAL), "timeout", A_UINT, VF(timeout_s), 5, 600},
-	{K(GATHER) | K(RECORD), "finishOnKey", A_KEYS, VF(finish_on_key), 0, 0},
-	{K(GATHER), "numDigits", A_UINT, VF(num_digits), 1, 32},
-	{K(GATHER), "actionOnEmptyResult", A_BOOL, VF(action_on_empty), 0, 0},
-	{K(GATHER), "input", A_INPUT, 0, 0, 0},
-	{K(GATHER), "hints", A_STR, VF(hints), 0, 0},
-	{K(GATHER), "speechTimeout", A_SPEECH, VF(speech_timeout), 0, 600},
-	{K(GATHER), "bargeIn", A_BOOL, VF(barge_in), 0, 0},
-	{K(RECORD), "maxLength", A_UINT, VF(max_length_s), 1, 14400},
-	{K(RECORD), "playBeep", A_BOOL, VF(play_beep), 0, 0},
-	{K(RECORD) | K(DIAL), "trim", A_TRIM, VF(trim), 0, 0},
-	{K(RECORD) | K(DIAL), "recordingStatusCallback", A_STR, VF(recording_status_callback), 0,
-	 0},
-	{K(RECORD) | K(DIAL), "recordingStatusCallbackMethod", A_METHOD,
-	 VF(recording_status_callback_method), 0, 0},
-	{K(DIAL), "timeLimit", A_UINT, VF(time_limit_s), 1, 86400},
-	{K(DIAL), "callerId", A_STR, VF(caller_id), 0, 0},
-	{K(DIAL), "record", A_RECORD, VF(record), 0, 0},
-	{K(DIAL), "answerOnBridge", A_BOOL, VF(answer_on_bridge), 0, 0},
-	{K(DIAL), "sequential", A_BOOL, VF(sequential), 0, 0},
-	{K(DIAL), "hangupOnStar", A_BOOL, VF(hangup_on_star), 0, 0},
-	{K(REJECT), "reason", A_REASON, VF(text), 0, 0},
+    {K(SAY), "voice", A_STR, VF(voice), 0, 0},
+    {K(SAY) | K(GATHER), "language", A_STR, VF(language), 0, 0},
+    {K(SAY) | K(PLAY), "loop", A_UINT, VF(loop), 0, 1000},
+    {K(PLAY), "digits", A_DIGITS, VF(digits), 0, 0},
+    {K(PAUSE), "length", A_UINT, VF(length_s), 0, 600},
+    {K(GATHER) | K(RECORD) | K(DIAL), "action", A_STR, VF(action), 0, 0},
+    {K(GATHER) | K(RECORD) | K(DIAL) | K(REDIRECT), "method", A_METHOD, VF(method), 0, 0},
+    {K(GATHER) | K(RECORD), "timeout", A_UINT, VF(timeout_s), 0, 600},
+    {K(DIAL), "timeout", A_UINT, VF(timeout_s), 5, 600},
+    {K(GATHER) | K(RECORD), "finishOnKey", A_KEYS, VF(finish_on_key), 0, 0},
+    {K(GATHER), "numDigits", A_UINT, VF(num_digits), 1, 32},
+    {K(GATHER), "actionOnEmptyResult", A_BOOL, VF(action_on_empty), 0, 0},
+    {K(GATHER), "input", A_INPUT, 0, 0, 0},
+    {K(GATHER), "hints", A_STR, VF(hints), 0, 0},
+    {K(GATHER), "speechTimeout", A_SPEECH, VF(speech_timeout), 0, 600},
+    {K(GATHER), "bargeIn", A_BOOL, VF(barge_in), 0, 0},
+    {K(RECORD), "maxLength", A_UINT, VF(max_length_s), 1, 14400},
+    {K(RECORD), "playBeep", A_BOOL, VF(play_beep), 0, 0},
+    {K(RECORD) | K(DIAL), "trim", A_TRIM, VF(trim), 0, 0},
+    {K(RECORD) | K(DIAL), "recordingStatusCallback", A_STR, VF(recording_status_callback), 0, 0},
+    {K(RECORD) | K(DIAL), "recordingStatusCallbackMethod", A_METHOD,
+     VF(recording_status_callback_method), 0, 0},
+    {K(DIAL), "timeLimit", A_UINT, VF(time_limit_s), 1, 86400},
+    {K(DIAL), "callerId", A_STR, VF(caller_id), 0, 0},
+    {K(DIAL), "record", A_RECORD, VF(record), 0, 0},
+    {K(DIAL), "answerOnBridge", A_BOOL, VF(answer_on_bridge), 0, 0},
+    {K(DIAL), "sequential", A_BOOL, VF(sequential), 0, 0},
+    {K(DIAL), "hangupOnStar", A_BOOL, VF(hangup_on_star), 0, 0},
+    {K(REJECT), "reason", A_REASON, VF(text), 0, 0},
 };
 
 #define N(x) (1u << CDOC_##x)
 #define NALL (N(NUMBER) | N(SIP) | N(CLIENT))
 #define NF(f) offsetof(struct cdoc_noun, f)
 static const struct attr noun_attrs[] = {
-	{N(NUMBER), "sendDigits", A_DIGITS, NF(send_digits), 0, 0},
-	{NALL, "url", A_STR, NF(url), 0, 0},
-	{NALL, "method", A_METHOD, NF(method), 0, 0},
-	{NALL, "statusCallback", A_STR, NF(status_callback), 0, 0},
-	{NALL, "statusCallbackMethod", A_METHOD, NF(status_callback_method), 0, 0},
-	{NALL, "statusCallbackEvent", A_EVENTS, NF(status_events), 0, 0},
-	{N(SIP), "username", A_STR, NF(username), 0, 0},
-	{N(SIP), "password", A_STR, NF(password), 0, 0},
+    {N(NUMBER), "sendDigits", A_DIGITS, NF(send_digits), 0, 0},
+    {NALL, "url", A_STR, NF(url), 0, 0},
+    {NALL, "method", A_METHOD, NF(method), 0, 0},
+    {NALL, "statusCallback", A_STR, NF(status_callback), 0, 0},
+    {NALL, "statusCallbackMethod", A_METHOD, NF(status_callback_method), 0, 0},
+    {NALL, "statusCallbackEvent", A_EVENTS, NF(status_events), 0, 0},
+    {N(SIP), "username", A_STR, NF(username), 0, 0},
+    {N(SIP), "password", A_STR, NF(password), 0, 0},
 };
 
 static const char *const noun_names[] = {"Number", "Sip", "Client"};
@@ -267,13 +266,13 @@ static int set_typed(void *obj, const struct attr *a, const char *ctx, const cha
 			const char *s;
 			enum cdoc_dial_record r;
 		} rec[] = {
-			{"do-not-record", CDOC_REC_NONE},
-			{"false", CDOC_REC_NONE},
-			{"record-from-answer", CDOC_REC_FROM_ANSWER},
-			{"record-from-answer-dual", CDOC_REC_FROM_ANSWER},
-			{"true", CDOC_REC_FROM_ANSWER},
-			{"record-from-ringing", CDOC_REC_FROM_RINGING},
-			{"record-from-ringing-dual", CDOC_REC_FROM_RINGING},
+		    {"do-not-record", CDOC_REC_NONE},
+		    {"false", CDOC_REC_NONE},
+		    {"record-from-answer", CDOC_REC_FROM_ANSWER},
+		    {"record-from-answer-dual", CDOC_REC_FROM_ANSWER},
+		    {"true", CDOC_REC_FROM_ANSWER},
+		    {"record-from-ringing", CDOC_REC_FROM_RINGING},
+		    {"record-from-ringing-dual", CDOC_REC_FROM_RINGING},
 		};
 		for (size_t i = 0; i < sizeof(rec) / sizeof(rec[0]); i++)
 			if (!strcasecmp(s, rec[i].s)) {
@@ -295,7 +294,8 @@ static int set_typed(void *obj, const struct attr *a, const char *ctx, const cha
 		*(char **)f = mem_strdup(strcasecmp(s, "busy") ? "rejected" : "busy");
 		return 0;
 	case A_EVENTS: {
-		static const char *const words[] = {"initiated", "ringing", "answered", "completed"};
+		static const char *const words[] = {"initiated", "ringing", "answered",
+						    "completed"};
 		if (!parse_words(s, words, 4, &u))
 			return bad(ctx, a, "initiated, ringing, answered or completed", line, err);
 		*(unsigned *)f = u; /* bit i of words[] is CDOC_EV_* */
@@ -358,9 +358,16 @@ void cdoc_verb_init(struct cdoc_verb *v, enum cdoc_kind k)
 
 void cdoc_verb_clear(struct cdoc_verb *v)
 {
-	char **strs[] = {&v->text,   &v->voice,	 &v->language,	     &v->digits,
-			 &v->action, &v->method, &v->hints,	     &v->speech_timeout,
-			 &v->caller_id, &v->recording_status_callback,
+	char **strs[] = {&v->text,
+			 &v->voice,
+			 &v->language,
+			 &v->digits,
+			 &v->action,
+			 &v->method,
+			 &v->hints,
+			 &v->speech_timeout,
+			 &v->caller_id,
+			 &v->recording_status_callback,
 			 &v->recording_status_callback_method};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		mem_free(*strs[i]);
@@ -380,8 +387,7 @@ int cdoc_verb_attr(struct cdoc_verb *v, const char *name, const char *val, enum 
 			cdoc_kind_name(v->kind), name, val, src, line, err);
 }
 
-int cdoc_verb_body(struct cdoc_verb *v, const char *s, size_t n, int line,
-		   struct cdoc_error *err)
+int cdoc_verb_body(struct cdoc_verb *v, const char *s, size_t n, int line, struct cdoc_error *err)
 {
 	const char *name = cdoc_kind_name(v->kind);
 	const char *what = v->kind == CDOC_SAY ? "text" : "URL";
@@ -390,8 +396,7 @@ int cdoc_verb_body(struct cdoc_verb *v, const char *s, size_t n, int line,
 		return cdoc_fail(err, -E2BIG, line, "%s: %s is longer than %d bytes", name, what,
 				 CDOC_MAX_TEXT);
 	if (has_ctl(s, n, v->kind == CDOC_SAY))
-		return cdoc_fail(err, -EINVAL, line, "%s: %s has a control character", name,
-				 what);
+		return cdoc_fail(err, -EINVAL, line, "%s: %s has a control character", name, what);
 	mem_free(v->text);
 	v->text = mem_strndup(s, n);
 	return 0;
@@ -447,9 +452,9 @@ void cdoc_noun_init(struct cdoc_noun *n, enum cdoc_noun_kind k)
 
 void cdoc_noun_clear(struct cdoc_noun *n)
 {
-	char **strs[] = {&n->target,	      &n->send_digits,		  &n->url,
-			 &n->method,	      &n->status_callback,	  &n->status_callback_method,
-			 &n->username,	      &n->password};
+	char **strs[] = {&n->target,   &n->send_digits,	    &n->url,
+			 &n->method,   &n->status_callback, &n->status_callback_method,
+			 &n->username, &n->password};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		mem_free(*strs[i]);
 	memset(n, 0, sizeof(*n));
@@ -483,8 +488,7 @@ int cdoc_noun_target(struct cdoc_noun *n, const char *s, size_t len, int line,
 	return 0;
 }
 
-int cdoc_verb_add_noun(struct cdoc_verb *v, struct cdoc_noun *n, int line,
-		       struct cdoc_error *err)
+int cdoc_verb_add_noun(struct cdoc_verb *v, struct cdoc_noun *n, int line, struct cdoc_error *err)
 {
 	if (v->nnouns >= CDOC_MAX_NOUNS)
 		return cdoc_fail(err, -E2BIG, line, "Dial: more than %d nouns", CDOC_MAX_NOUNS);

@@ -14,7 +14,7 @@ enum cdoc_vsrc { V_STR, V_NUM, V_BOOL, V_OTHER };
 
 /* Fills err (NULL-safe) with the message and line; returns rc for "return cdoc_fail(...)". */
 int cdoc_fail(struct cdoc_error *err, int rc, int line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* Verb by name: XML "Say" (json false) or JSON "say" (json true); -ENOENT if unknown. */
 int cdoc_kind_of(const char *name, bool json, enum cdoc_kind *ret);
@@ -27,8 +27,7 @@ void cdoc_verb_clear(struct cdoc_verb *v);		    /* frees what v owns */
 int cdoc_verb_attr(struct cdoc_verb *v, const char *name, const char *val, enum cdoc_vsrc src,
 		   int line, struct cdoc_error *err);
 /* Sets v->text from a body (trimmed; Say text, Play/Redirect URL); -E2BIG past CDOC_MAX_TEXT. */
-int cdoc_verb_body(struct cdoc_verb *v, const char *s, size_t n, int line,
-		   struct cdoc_error *err);
+int cdoc_verb_body(struct cdoc_verb *v, const char *s, size_t n, int line, struct cdoc_error *err);
 /* Checks what only the whole verb can say (Play needs a URL or digits, Dial a target);
    an empty Say gets text "". */
 int cdoc_verb_finish(struct cdoc_verb *v, int line, struct cdoc_error *err);
@@ -43,8 +42,7 @@ int cdoc_noun_attr(struct cdoc_noun *n, const char *name, const char *val, enum 
 int cdoc_noun_target(struct cdoc_noun *n, const char *s, size_t len, int line,
 		     struct cdoc_error *err);
 /* Moves *n into v's nouns; -E2BIG past CDOC_MAX_NOUNS (then *n is left to the caller). */
-int cdoc_verb_add_noun(struct cdoc_verb *v, struct cdoc_noun *n, int line,
-		       struct cdoc_error *err);
+int cdoc_verb_add_noun(struct cdoc_verb *v, struct cdoc_noun *n, int line, struct cdoc_error *err);
 
 /* Moves *v to the end of d's verbs. */
 void cdoc_add_verb(struct cdoc *d, struct cdoc_verb *v);

@@ -38,8 +38,7 @@ static int check_str(const json_t *j, const char *where, const char *key, bool t
 		return cdoc_fail(err, -E2BIG, 0, "ivr: %s%s is longer than %d bytes", where, key,
 				 CDOC_MAX_TEXT);
 	if (!xml_safe(s, text))
-		return cdoc_fail(err, -EINVAL, 0, "ivr: %s%s has a control character", where,
-				 key);
+		return cdoc_fail(err, -EINVAL, 0, "ivr: %s%s has a control character", where, key);
 	return 0;
 }
 
@@ -57,8 +56,8 @@ static bool is_sip(const char *s)
 
 static int check_action(const json_t *a, const char *where, struct cdoc_error *err)
 {
-	static const char *const keys[] = {"say",	     "dial",   "caller_id",
-					   "redirect",	     "hangup", "application_id"};
+	static const char *const keys[] = {"say",      "dial",	 "caller_id",
+					   "redirect", "hangup", "application_id"};
 	if (!json_is_object(a))
 		return cdoc_fail(err, -EINVAL, 0, "ivr: %s must be an object", where);
 	const char *key;
@@ -119,7 +118,7 @@ static int check_options(const json_t *opts, struct cdoc_error *err)
 
 int cdoc_ivr_check(const json_t *form, struct cdoc_error *err)
 {
-	static const char *const keys[] = {"prompt",  "voice",	 "language", "timeout",
+	static const char *const keys[] = {"prompt",  "voice",	  "language", "timeout",
 					   "options", "no_input", "invalid"};
 	if (err)
 		memset(err, 0, sizeof(*err));
@@ -157,15 +156,33 @@ static void esc(struct buf *b, const char *s)
 {
 	for (; *s; s++) {
 		switch (*s) {
-		case '&': buf_puts(b, "&amp;"); break;
-		case '<': buf_puts(b, "&lt;"); break;
-		case '>': buf_puts(b, "&gt;"); break;
-		case '"': buf_puts(b, "&quot;"); break;
-		case '\'': buf_puts(b, "&apos;"); break;
-		case '\t': buf_puts(b, "&#9;"); break;
-		case '\n': buf_puts(b, "&#10;"); break;
-		case '\r': buf_puts(b, "&#13;"); break;
-		default: buf_append(b, s, 1); break;
+		case '&':
+			buf_puts(b, "&amp;");
+			break;
+		case '<':
+			buf_puts(b, "&lt;");
+			break;
+		case '>':
+			buf_puts(b, "&gt;");
+			break;
+		case '"':
+			buf_puts(b, "&quot;");
+			break;
+		case '\'':
+			buf_puts(b, "&apos;");
+			break;
+		case '\t':
+			buf_puts(b, "&#9;");
+			break;
+		case '\n':
+			buf_puts(b, "&#10;");
+			break;
+		case '\r':
+			buf_puts(b, "&#13;");
+			break;
+		default:
+			buf_append(b, s, 1);
+			break;
 		}
 	}
 }
@@ -254,9 +271,8 @@ int cdoc_ivr_compile(const json_t *form, const char *app_id, const char *digits,
 	struct buf b;
 	buf_init(&b, 0);
 	buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response>");
-	const json_t *opt = digits && *digits
-				    ? json_object_get(json_object_get(form, "options"), digits)
-				    : NULL;
+	const json_t *opt =
+	    digits && *digits ? json_object_get(json_object_get(form, "options"), digits) : NULL;
 	if (!digits)
 		menu(&b, form, app_id);
 	else if (!*digits && json_object_get(form, "no_input"))

@@ -182,8 +182,9 @@ static int json_verb(struct jp *x, const json_t *o, bool nested, struct cdoc_ver
 			continue;
 		r = json_body(x, v, key, val);
 		if (r == 1)
-			r = jval(val, tmp, sizeof(tmp), &s, &src) ? 0
-								  : cdoc_verb_attr(v, key, s, src, 0, x->err);
+			r = jval(val, tmp, sizeof(tmp), &s, &src)
+				? 0
+				: cdoc_verb_attr(v, key, s, src, 0, x->err);
 		if (r < 0)
 			break;
 	}
@@ -211,7 +212,8 @@ int cdoc_parse_json(const char *s, size_t n, struct cdoc **ret, struct cdoc_erro
 	const json_t *verbs = json_is_array(root) ? root : json_object_get(root, "verbs");
 	if (!json_is_array(verbs)) {
 		json_decref(root);
-		return cdoc_fail(err, -EINVAL, 0, "expected an array of verbs or {\"verbs\": [...]}");
+		return cdoc_fail(err, -EINVAL, 0,
+				 "expected an array of verbs or {\"verbs\": [...]}");
 	}
 	struct cdoc *d = mem_zalloc(sizeof(*d));
 	struct jp x = {.err = err};

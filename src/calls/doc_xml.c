@@ -59,17 +59,17 @@ static int check_tree(const xmlNode *n, int depth, struct cdoc_error *err)
 	return 0;
 }
 
-typedef int attr_fn(void *obj, const char *name, const char *val, enum cdoc_vsrc src,
-		    int line, struct cdoc_error *err);
+typedef int attr_fn(void *obj, const char *name, const char *val, enum cdoc_vsrc src, int line,
+		    struct cdoc_error *err);
 
-static int verb_attr(void *obj, const char *name, const char *val, enum cdoc_vsrc src,
-		     int line, struct cdoc_error *err)
+static int verb_attr(void *obj, const char *name, const char *val, enum cdoc_vsrc src, int line,
+		     struct cdoc_error *err)
 {
 	return cdoc_verb_attr(obj, name, val, src, line, err);
 }
 
-static int noun_attr(void *obj, const char *name, const char *val, enum cdoc_vsrc src,
-		     int line, struct cdoc_error *err)
+static int noun_attr(void *obj, const char *name, const char *val, enum cdoc_vsrc src, int line,
+		     struct cdoc_error *err)
 {
 	return cdoc_noun_attr(obj, name, val, src, line, err);
 }
@@ -122,7 +122,7 @@ static int sep(struct buf *b)
 /* Say text: SSML tags are dropped and their text kept. */
 static int say_text(const xmlNode *n, struct buf *b, struct cdoc_error *err)
 {
-	static const char *const ssml[] = {"break",   "emphasis", "lang", "p", "phoneme",
+	static const char *const ssml[] = {"break",   "emphasis", "lang",   "p",   "phoneme",
 					   "prosody", "s",	  "say-as", "sub", "w"};
 	for (const xmlNode *c = n->children; c; c = c->next) {
 		int r = 0;
@@ -142,8 +142,8 @@ static int say_text(const xmlNode *n, struct buf *b, struct cdoc_error *err)
 			if (r == 0)
 				r = sep(b);
 			if (r == -E2BIG)
-				r = cdoc_fail(err, r, lineof(c), "Say: text is longer than %d bytes",
-					      CDOC_MAX_TEXT);
+				r = cdoc_fail(err, r, lineof(c),
+					      "Say: text is longer than %d bytes", CDOC_MAX_TEXT);
 		}
 		if (r < 0)
 			return r;

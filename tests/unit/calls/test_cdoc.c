@@ -300,19 +300,20 @@ static void test_dial(void)
 	CHECK_EQ_INT(v->nouns[0].status_events, 0);
 	cdoc_free(d);
 
-	d = px(R("<Dial action=\"/d\" method=\"GET\" timeout=\"5\" timeLimit=\"86400\" "
-		 "callerId=\"+15550000000\" record=\"record-from-ringing-dual\" trim=\"trim-silence\" "
-		 "answerOnBridge=\"true\" sequential=\"true\" hangupOnStar=\"true\" "
-		 "recordingStatusCallback=\"/drs\" recordingStatusCallbackMethod=\"GET\">"
-		 "<Number sendDigits=\"ww12\" url=\"/whisper\" method=\"GET\" statusCallback=\"/sc\" "
-		 "statusCallbackMethod=\"GET\" statusCallbackEvent=\"initiated  ringing answered "
-		 "completed\">+15551110000</Number>"
-		 "<Sip username=\"u\" password=\"p\" url=\"/sw\" method=\"POST\" statusCallback=\"/ss\" "
-		 "statusCallbackEvent=\"answered\">sip:bob@example.com</Sip>"
-		 "<Client identity=\"alice\" url=\"/cw\" statusCallbackEvent=\"ringing\"/>"
-		 "<Client>bob</Client>"
-		 "<Client><Identity> carol </Identity><Parameter name=\"a\" value=\"b\"/></Client>"
-		 "</Dial>"));
+	d = px(R(
+	    "<Dial action=\"/d\" method=\"GET\" timeout=\"5\" timeLimit=\"86400\" "
+	    "callerId=\"+15550000000\" record=\"record-from-ringing-dual\" trim=\"trim-silence\" "
+	    "answerOnBridge=\"true\" sequential=\"true\" hangupOnStar=\"true\" "
+	    "recordingStatusCallback=\"/drs\" recordingStatusCallbackMethod=\"GET\">"
+	    "<Number sendDigits=\"ww12\" url=\"/whisper\" method=\"GET\" statusCallback=\"/sc\" "
+	    "statusCallbackMethod=\"GET\" statusCallbackEvent=\"initiated  ringing answered "
+	    "completed\">+15551110000</Number>"
+	    "<Sip username=\"u\" password=\"p\" url=\"/sw\" method=\"POST\" statusCallback=\"/ss\" "
+	    "statusCallbackEvent=\"answered\">sip:bob@example.com</Sip>"
+	    "<Client identity=\"alice\" url=\"/cw\" statusCallbackEvent=\"ringing\"/>"
+	    "<Client>bob</Client>"
+	    "<Client><Identity> carol </Identity><Parameter name=\"a\" value=\"b\"/></Client>"
+	    "</Dial>"));
 	if (!d)
 		return;
 	v = &d->verbs[0];
@@ -336,7 +337,7 @@ static void test_dial(void)
 		CHECK_STR(n[0].status_callback, "/sc");
 		CHECK_STR(n[0].status_callback_method, "GET");
 		CHECK_EQ_INT(n[0].status_events, CDOC_EV_INITIATED | CDOC_EV_RINGING |
-							 CDOC_EV_ANSWERED | CDOC_EV_COMPLETED);
+						     CDOC_EV_ANSWERED | CDOC_EV_COMPLETED);
 		CHECK_EQ_INT(n[1].kind, CDOC_SIP);
 		CHECK_STR(n[1].target, "sip:bob@example.com");
 		CHECK_STR(n[1].username, "u");
@@ -432,37 +433,37 @@ static void test_bad_values(void)
 	static const struct {
 		const char *xml, *msg;
 	} cases[] = {
-		{R("<Say loop=\"1001\">a</Say>"), "Say: loop must be 0-1000"},
-		{R("<Say loop=\"-1\">a</Say>"), "Say: loop must be 0-1000"},
-		{R("<Say loop=\"two\">a</Say>"), "Say: loop must be 0-1000"},
-		{R("<Play loop=\"99999999999\">u</Play>"), "Play: loop must be 0-1000"},
-		{R("<Play digits=\"12x\"/>"), "Play: digits must be digits 0-9 * # A-D w"},
-		{R("<Pause length=\"601\"/>"), "Pause: length must be 0-600"},
-		{R("<Gather numDigits=\"33\"/>"), "Gather: numDigits must be 1-32"},
-		{R("<Gather numDigits=\"0\"/>"), "Gather: numDigits must be 1-32"},
-		{R("<Gather timeout=\"601\"/>"), "Gather: timeout must be 0-600"},
-		{R("<Gather finishOnKey=\"x\"/>"), "Gather: finishOnKey must be keys from 0-9 * #"},
-		{R("<Gather input=\"voice\"/>"), "Gather: input must be"},
-		{R("<Gather input=\"\"/>"), "Gather: input must be"},
-		{R("<Gather bargeIn=\"yes\"/>"), "Gather: bargeIn must be true or false"},
-		{R("<Gather actionOnEmptyResult=\"1\"/>"), "Gather: actionOnEmptyResult must be"},
-		{R("<Gather speechTimeout=\"soon\"/>"), "Gather: speechTimeout must be auto or"},
-		{R("<Gather method=\"PUT\"/>"), "Gather: method must be GET or POST"},
-		{R("<Record maxLength=\"14401\"/>"), "Record: maxLength must be 1-14400"},
-		{R("<Record timeout=\"601\"/>"), "Record: timeout must be 0-600"},
-		{R("<Record playBeep=\"no\"/>"), "Record: playBeep must be true or false"},
-		{R("<Record trim=\"yes\"/>"), "Record: trim must be trim-silence or do-not-trim"},
-		{R("<Record recordingStatusCallbackMethod=\"X\"/>"),
-		 "Record: recordingStatusCallbackMethod must be GET or POST"},
-		{R("<Dial timeout=\"4\">1</Dial>"), "Dial: timeout must be 5-600"},
-		{R("<Dial timeout=\"601\">1</Dial>"), "Dial: timeout must be 5-600"},
-		{R("<Dial timeLimit=\"86401\">1</Dial>"), "Dial: timeLimit must be 1-86400"},
-		{R("<Dial record=\"always\">1</Dial>"), "Dial: record must be"},
-		{R("<Dial hangupOnStar=\"maybe\">1</Dial>"), "Dial: hangupOnStar must be"},
-		{R("<Redirect method=\"DELETE\">u</Redirect>"), "Redirect: method must be GET or POST"},
-		{R("<Reject reason=\"later\"/>"), "Reject: reason must be rejected or busy"},
-		{R("<Gather action=\"a&#1;b\"/>"), NULL}, /* XML 1.0 refuses &#1; itself */
-		{R("<Gather action=\"a&#9;b\"/>"), "Gather: action has a control character"},
+	    {R("<Say loop=\"1001\">a</Say>"), "Say: loop must be 0-1000"},
+	    {R("<Say loop=\"-1\">a</Say>"), "Say: loop must be 0-1000"},
+	    {R("<Say loop=\"two\">a</Say>"), "Say: loop must be 0-1000"},
+	    {R("<Play loop=\"99999999999\">u</Play>"), "Play: loop must be 0-1000"},
+	    {R("<Play digits=\"12x\"/>"), "Play: digits must be digits 0-9 * # A-D w"},
+	    {R("<Pause length=\"601\"/>"), "Pause: length must be 0-600"},
+	    {R("<Gather numDigits=\"33\"/>"), "Gather: numDigits must be 1-32"},
+	    {R("<Gather numDigits=\"0\"/>"), "Gather: numDigits must be 1-32"},
+	    {R("<Gather timeout=\"601\"/>"), "Gather: timeout must be 0-600"},
+	    {R("<Gather finishOnKey=\"x\"/>"), "Gather: finishOnKey must be keys from 0-9 * #"},
+	    {R("<Gather input=\"voice\"/>"), "Gather: input must be"},
+	    {R("<Gather input=\"\"/>"), "Gather: input must be"},
+	    {R("<Gather bargeIn=\"yes\"/>"), "Gather: bargeIn must be true or false"},
+	    {R("<Gather actionOnEmptyResult=\"1\"/>"), "Gather: actionOnEmptyResult must be"},
+	    {R("<Gather speechTimeout=\"soon\"/>"), "Gather: speechTimeout must be auto or"},
+	    {R("<Gather method=\"PUT\"/>"), "Gather: method must be GET or POST"},
+	    {R("<Record maxLength=\"14401\"/>"), "Record: maxLength must be 1-14400"},
+	    {R("<Record timeout=\"601\"/>"), "Record: timeout must be 0-600"},
+	    {R("<Record playBeep=\"no\"/>"), "Record: playBeep must be true or false"},
+	    {R("<Record trim=\"yes\"/>"), "Record: trim must be trim-silence or do-not-trim"},
+	    {R("<Record recordingStatusCallbackMethod=\"X\"/>"),
+	     "Record: recordingStatusCallbackMethod must be GET or POST"},
+	    {R("<Dial timeout=\"4\">1</Dial>"), "Dial: timeout must be 5-600"},
+	    {R("<Dial timeout=\"601\">1</Dial>"), "Dial: timeout must be 5-600"},
+	    {R("<Dial timeLimit=\"86401\">1</Dial>"), "Dial: timeLimit must be 1-86400"},
+	    {R("<Dial record=\"always\">1</Dial>"), "Dial: record must be"},
+	    {R("<Dial hangupOnStar=\"maybe\">1</Dial>"), "Dial: hangupOnStar must be"},
+	    {R("<Redirect method=\"DELETE\">u</Redirect>"), "Redirect: method must be GET or POST"},
+	    {R("<Reject reason=\"later\"/>"), "Reject: reason must be rejected or busy"},
+	    {R("<Gather action=\"a&#1;b\"/>"), NULL}, /* XML 1.0 refuses &#1; itself */
+	    {R("<Gather action=\"a&#9;b\"/>"), "Gather: action has a control character"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		xml_fails(cases[i].xml, -EINVAL, cases[i].msg);
@@ -482,12 +483,12 @@ static void test_bad_values(void)
 static void test_dtd_entities(void)
 {
 	const char *laughs =
-		"<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n <!ENTITY lol \"lol\">\n"
-		" <!ENTITY lol1 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">\n"
-		" <!ENTITY lol2 \"&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;\">\n"
-		" <!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">\n"
-		" <!ENTITY lol9 \"&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;\">\n"
-		"]>\n<Response><Say>&lol9;</Say></Response>";
+	    "<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n <!ENTITY lol \"lol\">\n"
+	    " <!ENTITY lol1 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">\n"
+	    " <!ENTITY lol2 \"&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;\">\n"
+	    " <!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">\n"
+	    " <!ENTITY lol9 \"&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;\">\n"
+	    "]>\n<Response><Say>&lol9;</Say></Response>";
 	xml_fails(laughs, -EINVAL, "DTDs and entity declarations are not allowed");
 	xml_fails("<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>"
 		  "<Response><Say>&x;</Say></Response>",
@@ -506,7 +507,8 @@ static void test_dtd_entities(void)
 		    "href=\"file:///etc/passwd\" parse=\"text\"/>"),
 		  -EINVAL, "unsupported verb <include>");
 	/* the predefined entities and character references are plain text */
-	struct cdoc *d = px(R("<Say>&lt;a&gt; &amp; &quot;b&quot; &apos;c&apos; &#65;&#x42;</Say>"));
+	struct cdoc *d =
+	    px(R("<Say>&lt;a&gt; &amp; &quot;b&quot; &apos;c&apos; &#65;&#x42;</Say>"));
 	if (d) {
 		CHECK_STR(d->verbs[0].text, "<a> & \"b\" 'c' AB");
 		cdoc_free(d);
@@ -726,18 +728,18 @@ static void test_dispatch(void)
 		const char *ctype, *body;
 		int rc;
 	} cases[] = {
-		{"application/json", "[{\"verb\":\"hangup\"}]", 0},
-		{"application/json; charset=utf-8", "[{\"verb\":\"hangup\"}]", 0},
-		{"application/vnd.irisx+json", "{\"verbs\":[{\"verb\":\"hangup\"}]}", 0},
-		{"text/xml", "<Response><Hangup/></Response>", 0},
-		{"application/xml", "<Response><Hangup/></Response>", 0},
-		{"text/xml", "[{\"verb\":\"hangup\"}]", -EINVAL},
-		{"application/json", "<Response><Hangup/></Response>", -EINVAL},
-		{NULL, "  \n[{\"verb\":\"hangup\"}]", 0},
-		{NULL, "<Response><Hangup/></Response>", 0},
-		{"text/plain", "{\"verbs\":[{\"verb\":\"hangup\"}]}", 0},
-		{"application/octet-stream", "\xef\xbb\xbf<Response><Hangup/></Response>", 0},
-		{"text/html", "[{\"verb\":\"hangup\"}]", -EINVAL},
+	    {"application/json", "[{\"verb\":\"hangup\"}]", 0},
+	    {"application/json; charset=utf-8", "[{\"verb\":\"hangup\"}]", 0},
+	    {"application/vnd.irisx+json", "{\"verbs\":[{\"verb\":\"hangup\"}]}", 0},
+	    {"text/xml", "<Response><Hangup/></Response>", 0},
+	    {"application/xml", "<Response><Hangup/></Response>", 0},
+	    {"text/xml", "[{\"verb\":\"hangup\"}]", -EINVAL},
+	    {"application/json", "<Response><Hangup/></Response>", -EINVAL},
+	    {NULL, "  \n[{\"verb\":\"hangup\"}]", 0},
+	    {NULL, "<Response><Hangup/></Response>", 0},
+	    {"text/plain", "{\"verbs\":[{\"verb\":\"hangup\"}]}", 0},
+	    {"application/octet-stream", "\xef\xbb\xbf<Response><Hangup/></Response>", 0},
+	    {"text/html", "[{\"verb\":\"hangup\"}]", -EINVAL},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct cdoc *d = NULL;
@@ -760,50 +762,50 @@ static void test_dispatch(void)
 static void test_url(void)
 {
 	static const char *const cases[][2] = {
-		/* 5.4.1 normal */
-		{"g:h", "g:h"},
-		{"g", "http://a/b/c/g"},
-		{"./g", "http://a/b/c/g"},
-		{"g/", "http://a/b/c/g/"},
-		{"/g", "http://a/g"},
-		{"//g", "http://g"},
-		{"?y", "http://a/b/c/d;p?y"},
-		{"g?y", "http://a/b/c/g?y"},
-		{"#s", "http://a/b/c/d;p?q#s"},
-		{"g#s", "http://a/b/c/g#s"},
-		{"g?y#s", "http://a/b/c/g?y#s"},
-		{";x", "http://a/b/c/;x"},
-		{"g;x", "http://a/b/c/g;x"},
-		{"g;x?y#s", "http://a/b/c/g;x?y#s"},
-		{"", "http://a/b/c/d;p?q"},
-		{".", "http://a/b/c/"},
-		{"./", "http://a/b/c/"},
-		{"..", "http://a/b/"},
-		{"../", "http://a/b/"},
-		{"../g", "http://a/b/g"},
-		{"../..", "http://a/"},
-		{"../../", "http://a/"},
-		{"../../g", "http://a/g"},
-		/* 5.4.2 abnormal */
-		{"../../../g", "http://a/g"},
-		{"../../../../g", "http://a/g"},
-		{"/./g", "http://a/g"},
-		{"/../g", "http://a/g"},
-		{"g.", "http://a/b/c/g."},
-		{".g", "http://a/b/c/.g"},
-		{"g..", "http://a/b/c/g.."},
-		{"..g", "http://a/b/c/..g"},
-		{"./../g", "http://a/b/g"},
-		{"./g/.", "http://a/b/c/g/"},
-		{"g/./h", "http://a/b/c/g/h"},
-		{"g/../h", "http://a/b/c/h"},
-		{"g;x=1/./y", "http://a/b/c/g;x=1/y"},
-		{"g;x=1/../y", "http://a/b/c/y"},
-		{"g?y/./x", "http://a/b/c/g?y/./x"},
-		{"g?y/../x", "http://a/b/c/g?y/../x"},
-		{"g#s/./x", "http://a/b/c/g#s/./x"},
-		{"g#s/../x", "http://a/b/c/g#s/../x"},
-		{"http:g", "http:g"}, /* strict parser */
+	    /* 5.4.1 normal */
+	    {"g:h", "g:h"},
+	    {"g", "http://a/b/c/g"},
+	    {"./g", "http://a/b/c/g"},
+	    {"g/", "http://a/b/c/g/"},
+	    {"/g", "http://a/g"},
+	    {"//g", "http://g"},
+	    {"?y", "http://a/b/c/d;p?y"},
+	    {"g?y", "http://a/b/c/g?y"},
+	    {"#s", "http://a/b/c/d;p?q#s"},
+	    {"g#s", "http://a/b/c/g#s"},
+	    {"g?y#s", "http://a/b/c/g?y#s"},
+	    {";x", "http://a/b/c/;x"},
+	    {"g;x", "http://a/b/c/g;x"},
+	    {"g;x?y#s", "http://a/b/c/g;x?y#s"},
+	    {"", "http://a/b/c/d;p?q"},
+	    {".", "http://a/b/c/"},
+	    {"./", "http://a/b/c/"},
+	    {"..", "http://a/b/"},
+	    {"../", "http://a/b/"},
+	    {"../g", "http://a/b/g"},
+	    {"../..", "http://a/"},
+	    {"../../", "http://a/"},
+	    {"../../g", "http://a/g"},
+	    /* 5.4.2 abnormal */
+	    {"../../../g", "http://a/g"},
+	    {"../../../../g", "http://a/g"},
+	    {"/./g", "http://a/g"},
+	    {"/../g", "http://a/g"},
+	    {"g.", "http://a/b/c/g."},
+	    {".g", "http://a/b/c/.g"},
+	    {"g..", "http://a/b/c/g.."},
+	    {"..g", "http://a/b/c/..g"},
+	    {"./../g", "http://a/b/g"},
+	    {"./g/.", "http://a/b/c/g/"},
+	    {"g/./h", "http://a/b/c/g/h"},
+	    {"g/../h", "http://a/b/c/h"},
+	    {"g;x=1/./y", "http://a/b/c/g;x=1/y"},
+	    {"g;x=1/../y", "http://a/b/c/y"},
+	    {"g?y/./x", "http://a/b/c/g?y/./x"},
+	    {"g?y/../x", "http://a/b/c/g?y/../x"},
+	    {"g#s/./x", "http://a/b/c/g#s/./x"},
+	    {"g#s/../x", "http://a/b/c/g#s/../x"},
+	    {"http:g", "http:g"}, /* strict parser */
 	};
 	char out[256];
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -822,9 +824,8 @@ static void test_url(void)
 	CHECK_STR(out, "https://h.example/a");
 	CHECK_EQ_INT(cdoc_url_resolve("irisx:applications/ap1", "?Digits=1", out, 256), 0);
 	CHECK_STR(out, "irisx:applications/ap1?Digits=1");
-	CHECK_EQ_INT(cdoc_url_resolve("https://h.example/a#frag", "https://o.example/../x", out,
-				      256),
-		     0);
+	CHECK_EQ_INT(
+	    cdoc_url_resolve("https://h.example/a#frag", "https://o.example/../x", out, 256), 0);
 	CHECK_STR(out, "https://o.example/x");
 	/* errors */
 	CHECK_EQ_INT(cdoc_url_resolve("/relative/base", "x", out, 256), -EINVAL);
@@ -869,20 +870,20 @@ static struct cdoc *compile(const json_t *form, const char *digits, char **ret_x
 
 static void test_ivr(void)
 {
-	json_t *form = form_of(
-		"{\"prompt\": \"For sales press 1, <support> & \\\"help\\\" press 2\","
-		" \"voice\": \"Polly.Amy\", \"language\": \"en-GB\", \"timeout\": 7,"
-		" \"options\": {"
-		"  \"1\": {\"say\": \"Connecting you to sales\", \"dial\": \"+15551234567\","
-		"         \"caller_id\": \"+15550000000\"},"
-		"  \"2\": {\"dial\": \"sip:support@pbx.example\"},"
-		"  \"3\": {\"redirect\": \"https://h.example/ivr?a=1&b=2\"},"
-		"  \"4\": {\"say\": \"Goodbye\", \"application_id\": \"ap_other\"},"
-		"  \"5\": {\"say\": \"Our hours are\\n9 to 5\"},"
-		"  \"#\": {\"hangup\": true},"
-		"  \"0\": {\"say\": \"bye\", \"hangup\": true}},"
-		" \"no_input\": {\"say\": \"We did not hear you\"},"
-		" \"invalid\": {\"say\": \"That is not an option\"}}");
+	json_t *form =
+	    form_of("{\"prompt\": \"For sales press 1, <support> & \\\"help\\\" press 2\","
+		    " \"voice\": \"Polly.Amy\", \"language\": \"en-GB\", \"timeout\": 7,"
+		    " \"options\": {"
+		    "  \"1\": {\"say\": \"Connecting you to sales\", \"dial\": \"+15551234567\","
+		    "         \"caller_id\": \"+15550000000\"},"
+		    "  \"2\": {\"dial\": \"sip:support@pbx.example\"},"
+		    "  \"3\": {\"redirect\": \"https://h.example/ivr?a=1&b=2\"},"
+		    "  \"4\": {\"say\": \"Goodbye\", \"application_id\": \"ap_other\"},"
+		    "  \"5\": {\"say\": \"Our hours are\\n9 to 5\"},"
+		    "  \"#\": {\"hangup\": true},"
+		    "  \"0\": {\"say\": \"bye\", \"hangup\": true}},"
+		    " \"no_input\": {\"say\": \"We did not hear you\"},"
+		    " \"invalid\": {\"say\": \"That is not an option\"}}");
 	if (!form)
 		return;
 	CHECK_EQ_INT(cdoc_ivr_check(form, NULL), 0);
@@ -1018,46 +1019,48 @@ static void test_ivr(void)
 	static const struct {
 		const char *form, *msg;
 	} bad[] = {
-		{"[]", "the form must be an object"},
-		{"{\"options\": {\"1\": {\"hangup\": true}}}", "prompt must be a string"},
-		{"{\"prompt\": \" \", \"options\": {\"1\": {\"hangup\": true}}}", "prompt must not"},
-		{"{\"prompt\": \"p\"}", "options must be a non-empty object"},
-		{"{\"prompt\": \"p\", \"options\": {}}", "options must be a non-empty object"},
-		{"{\"prompt\": \"p\", \"options\": {\"12\": {\"hangup\": true}}}", "options keys"},
-		{"{\"prompt\": \"p\", \"options\": {\"x\": {\"hangup\": true}}}", "options keys"},
-		{"{\"prompt\": \"p\", \"extra\": 1, \"options\": {\"1\": {\"hangup\": true}}}",
-		 "unknown field \"extra\""},
-		{"{\"prompt\": \"p\", \"timeout\": 0, \"options\": {\"1\": {\"hangup\": true}}}",
-		 "timeout must be 1-600"},
-		{"{\"prompt\": \"p\", \"timeout\": \"5\", \"options\": {\"1\": {\"hangup\": true}}}",
-		 "timeout must be 1-600"},
-		{"{\"prompt\": \"p\", \"voice\": 3, \"options\": {\"1\": {\"hangup\": true}}}",
-		 "voice must be a string"},
-		{"{\"prompt\": \"p\", \"options\": {\"1\": \"hangup\"}}", "options.1 must be an object"},
-		{"{\"prompt\": \"p\", \"options\": {\"1\": {}}}", "options.1 needs say or an action"},
-		{"{\"prompt\": \"p\", \"options\": {\"1\": {\"hangup\": false}}}", "hangup must be true"},
-		{"{\"prompt\": \"p\", \"options\": {\"1\": {\"dial\": \"+1\", \"hangup\": true}}}",
-		 "one of dial, redirect"},
-		{"{\"prompt\": \"p\", \"options\": {\"1\": {\"dial\": \"call bob\"}}}",
-		 "options.1.dial must be a phone number or a sip: URI"},
-		{"{\"prompt\": \"p\", \"options\": {\"1\": {\"say\": \"x\", \"caller_id\": \"+1\"}}}",
-		 "caller_id needs dial"},
-		{"{\"prompt\": \"p\", \"options\": {\"1\": {\"application_id\": \"a b\"}}}",
-		 "application_id is not an id"},
-		{"{\"prompt\": \"p\", \"options\": {\"1\": {\"redirect\": \"\"}}}",
-		 "options.1.redirect must not be empty"},
-		{"{\"prompt\": \"p\", \"options\": {\"1\": {\"goto\": \"x\"}}}",
-		 "unknown field \"goto\""},
-		{"{\"prompt\": \"a\\u0007b\", \"options\": {\"1\": {\"hangup\": true}}}",
-		 "prompt has a control character"},
-		{"{\"prompt\": \"a\\uFFFEb\", \"options\": {\"1\": {\"hangup\": true}}}",
-		 "prompt has a control character"},
-		{"{\"prompt\": \"p\", \"options\": {\"1\": {\"redirect\": \"a\\nb\"}}}",
-		 "options.1.redirect has a control character"},
-		{"{\"prompt\": \"p\", \"options\": {\"1\": {\"hangup\": true}}, \"no_input\": 1}",
-		 "no_input must be an object"},
-		{"{\"prompt\": \"p\", \"options\": {\"1\": {\"hangup\": true}}, \"invalid\": {}}",
-		 "invalid needs say or an action"},
+	    {"[]", "the form must be an object"},
+	    {"{\"options\": {\"1\": {\"hangup\": true}}}", "prompt must be a string"},
+	    {"{\"prompt\": \" \", \"options\": {\"1\": {\"hangup\": true}}}", "prompt must not"},
+	    {"{\"prompt\": \"p\"}", "options must be a non-empty object"},
+	    {"{\"prompt\": \"p\", \"options\": {}}", "options must be a non-empty object"},
+	    {"{\"prompt\": \"p\", \"options\": {\"12\": {\"hangup\": true}}}", "options keys"},
+	    {"{\"prompt\": \"p\", \"options\": {\"x\": {\"hangup\": true}}}", "options keys"},
+	    {"{\"prompt\": \"p\", \"extra\": 1, \"options\": {\"1\": {\"hangup\": true}}}",
+	     "unknown field \"extra\""},
+	    {"{\"prompt\": \"p\", \"timeout\": 0, \"options\": {\"1\": {\"hangup\": true}}}",
+	     "timeout must be 1-600"},
+	    {"{\"prompt\": \"p\", \"timeout\": \"5\", \"options\": {\"1\": {\"hangup\": true}}}",
+	     "timeout must be 1-600"},
+	    {"{\"prompt\": \"p\", \"voice\": 3, \"options\": {\"1\": {\"hangup\": true}}}",
+	     "voice must be a string"},
+	    {"{\"prompt\": \"p\", \"options\": {\"1\": \"hangup\"}}",
+	     "options.1 must be an object"},
+	    {"{\"prompt\": \"p\", \"options\": {\"1\": {}}}", "options.1 needs say or an action"},
+	    {"{\"prompt\": \"p\", \"options\": {\"1\": {\"hangup\": false}}}",
+	     "hangup must be true"},
+	    {"{\"prompt\": \"p\", \"options\": {\"1\": {\"dial\": \"+1\", \"hangup\": true}}}",
+	     "one of dial, redirect"},
+	    {"{\"prompt\": \"p\", \"options\": {\"1\": {\"dial\": \"call bob\"}}}",
+	     "options.1.dial must be a phone number or a sip: URI"},
+	    {"{\"prompt\": \"p\", \"options\": {\"1\": {\"say\": \"x\", \"caller_id\": \"+1\"}}}",
+	     "caller_id needs dial"},
+	    {"{\"prompt\": \"p\", \"options\": {\"1\": {\"application_id\": \"a b\"}}}",
+	     "application_id is not an id"},
+	    {"{\"prompt\": \"p\", \"options\": {\"1\": {\"redirect\": \"\"}}}",
+	     "options.1.redirect must not be empty"},
+	    {"{\"prompt\": \"p\", \"options\": {\"1\": {\"goto\": \"x\"}}}",
+	     "unknown field \"goto\""},
+	    {"{\"prompt\": \"a\\u0007b\", \"options\": {\"1\": {\"hangup\": true}}}",
+	     "prompt has a control character"},
+	    {"{\"prompt\": \"a\\uFFFEb\", \"options\": {\"1\": {\"hangup\": true}}}",
+	     "prompt has a control character"},
+	    {"{\"prompt\": \"p\", \"options\": {\"1\": {\"redirect\": \"a\\nb\"}}}",
+	     "options.1.redirect has a control character"},
+	    {"{\"prompt\": \"p\", \"options\": {\"1\": {\"hangup\": true}}, \"no_input\": 1}",
+	     "no_input must be an object"},
+	    {"{\"prompt\": \"p\", \"options\": {\"1\": {\"hangup\": true}}, \"invalid\": {}}",
+	     "invalid needs say or an action"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		json_t *f = form_of(bad[i].form);
