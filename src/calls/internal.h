@@ -216,6 +216,8 @@ void interp_on_timer(struct calls *c, struct ccall *k, int what);
 void interp_on_audio(struct calls *c, struct ccall *k, struct voice_audio *a, const char *err);
 /* The common request parameters of a call (CallSid, AccountSid, From, To, ...). */
 json_t *interp_params(const struct ccall *k);
+/* url made absolute against the current document (malloc'd; NULL for NULL or ""). */
+char *interp_abs_url(const struct ccall *k, const char *url);
 /* Worker: fetches and parses a document (irisx: applications resolved locally). */
 struct fetch_req {
 	uint64_t lid;

@@ -136,6 +136,17 @@ void interp_fetch_work(struct calls *c, void *arg)
 	mem_free(f);
 }
 
+char *interp_abs_url(const struct ccall *k, const char *url)
+{
+	char abs[2048];
+	if (!url || !*url)
+		return NULL;
+	if (k->doc_url && strncmp(k->doc_url, "irisx:", 6) &&
+	    cdoc_url_resolve(k->doc_url, url, abs, sizeof(abs)) == 0)
+		return mem_strdup(abs);
+	return mem_strdup(url);
+}
+
 void interp_fetch(struct calls *c, struct ccall *k, const char *url, const char *method,
 		  json_t *extra)
 {
@@ -510,11 +521,11 @@ static void start_gather(struct calls *c, struct ccall *k, const struct cdoc_ver
 
 static void start_record(struct calls *c, struct ccall *k, const struct cdoc_verb *v)
 {
-	rec_recording_start(c, k, "Record");
 	mem_free(k->rec_cb);
 	mem_free(k->rec_cb_method);
-	k->rec_cb = xstrdup(v->recording_status_callback);
+	k->rec_cb = interp_abs_url(k, v->recording_status_callback);
 	k->rec_cb_method = xstrdup(v->recording_status_callback_method);
+	rec_recording_start(c, k, "Record");
 	k->rec_whole = false;
 	char path[640];
 	snprintf(path, sizeof(path), "%s/%s.wav", c->rec_dir, k->rec_id);

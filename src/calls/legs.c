@@ -426,7 +426,7 @@ static void start_noun(struct calls *c, struct ccall *k)
 	else
 		snprintf(x->to, sizeof(x->to), "%s", n->target);
 	x->auth_token = xstrdup(k->auth_token);
-	x->status_callback = xstrdup(n->status_callback);
+	x->status_callback = interp_abs_url(k, n->status_callback);
 	x->status_callback_method = xstrdup(n->status_callback_method);
 	x->sc_events = n->status_events ? n->status_events : CDOC_EV_COMPLETED;
 	x->dial_timeout_s = v->timeout_s;
@@ -528,10 +528,12 @@ static void on_answered(struct calls *c, struct ccall *k)
 			voice_call_send_dtmf(c->engine, k->eid, k->send_digits);
 		const struct cdoc_verb *v = p->cur;
 		if (v && v->record != CDOC_REC_NONE) {
+			mem_free(p->rec_cb);
+			mem_free(p->rec_cb_method);
+			p->rec_cb = interp_abs_url(p, v->recording_status_callback);
+			p->rec_cb_method = xstrdup(v->recording_status_callback_method);
 			rec_recording_start(c, p, "Dial");
 			p->rec_whole = true;
-			mem_free(p->rec_cb);
-			p->rec_cb = xstrdup(v->recording_status_callback);
 			char path[640];
 			snprintf(path, sizeof(path), "%s/%s.wav", c->rec_dir, p->rec_id);
 			struct voice_record r = {.path = path, .trim = v->trim};

@@ -71,13 +71,14 @@ before(async () => {
 	recDir = h.tmpDir('carrier-rec');
 	// carrier A: the cheapest, refuses with 503; carrier B: the engine's helper answering
 	A = await sippServer({ scenario: 'uas_503.xml', timeout: 60 });
-	B = await new Uas(['--rtp-min', '41000', '--rtp-max', '41099', '--ivr', 'This is the sales desk.', '--record-dir', recDir, '--record-ms', '2500']).start();
+	B = await new Uas(['--rtp-min', '41000', '--rtp-max', '41099', '--max-calls', '20', '--ivr', 'This is the sales desk.', '--record-dir', recDir, '--record-ms', '2500']).start();
 	sipPort = await h.freePort();
 	srv = await h.startServer({
 		tag: 'ivr',
 		admin: true,
 		env: {
 			IRISX_VOICE_ENABLED: 'true',
+			IRISX_VOICE_MAX_CALLS: '90',
 			IRISX_VOICE_SIP_PORT: String(sipPort),
 			IRISX_VOICE_RTP_PORT_MIN: '41200',
 			IRISX_VOICE_RTP_PORT_MAX: '41399',

@@ -40,6 +40,7 @@ before(async () => {
 		admin: true,
 		env: {
 			IRISX_VOICE_ENABLED: 'true',
+			IRISX_VOICE_MAX_CALLS: '90',
 			IRISX_VOICE_SIP_PORT: String(sipPort),
 			IRISX_VOICE_RTP_PORT_MIN: '43000',
 			IRISX_VOICE_RTP_PORT_MAX: '43199',
