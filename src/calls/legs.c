@@ -185,6 +185,11 @@ static void dial_prep_work(struct calls *c, void *arg)
 	}
 	unsigned cps = (unsigned)setting_int(q.settings, "calls_per_second", c->cfg->voice_cps);
 	uint64_t wait = policy_pacer_reserve(c->pacer, q.tenant, cps, time_now_us());
+	if (wait > 20000000) { /* far down the queue: back to the bus, not held past its lease */
+		bus_nak(p->msg, (int64_t)wait - 10000000, "paced (calls per second)");
+		json_decref(routes);
+		goto out;
+	}
 	struct task *t = mem_zalloc(sizeof(*t));
 	t->kind = T_DIAL;
 	t->msg = p->msg;

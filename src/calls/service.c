@@ -608,7 +608,7 @@ int calls_start(const struct config *cfg, struct store *st, struct bus *bus, str
 					 .subject = CALLS_DIAL_SUBJECT,
 					 .batch = 64,
 					 .max_inflight = 2048,
-					 .visibility_us = 120000000,
+					 .visibility_us = 30000000, /* a crashed run's jobs return soon */
 					 .max_attempts = 1000,
 					 .backoff_base_us = 1000000,
 					 .backoff_max_us = 30000000};

@@ -13,7 +13,7 @@ const { startReceiver } = require('./lib/receiver');
 const { sippServer } = require('./lib/voice');
 
 const FROM = '+15550003333';
-let srv, T, docs, far1, far2;
+let srv, T, docs, far1;
 
 async function admin(method, p, o = {}) {
 	return srv.req(method, p, { token: srv.adminToken, ...o });
@@ -51,16 +51,16 @@ before(async () => {
 	T = await h.registerTenant(srv, { tag: 'ccrash' });
 	h.expectStatus(await admin('POST', '/v1/admin/phone-numbers', { json: { number: FROM, tenant_id: T.tenantId } }), 201);
 	h.expectStatus(await srv.req('POST', '/v1/webhooks', { token: T.token, json: { url: docs.url('/events'), events: ['call.*'] } }), 201);
-	far1 = await sippServer({ scenario: 'uas_answer.xml', calls: 3, timeout: 120 });
+	// one carrier for the whole test: it outlives the kill and answers the queued calls after it
+	far1 = await sippServer({ scenario: 'uas_answer.xml', calls: 10, timeout: 180 });
 	const c = h.expectStatus(await admin('POST', '/v1/admin/carriers', { json: { name: 'c', host: '127.0.0.1', port: far1.port, ping_ms: 0 } }), 201);
 	h.expectStatus(await admin('PUT', `/v1/admin/carriers/${c.id}/rates`, { body: 'prefix,cost_per_min,min_s,incr_s\n1,0.0600,1,1\n', headers: { 'content-type': 'text/csv' } }), 200);
 	T.carrier = c.id;
 });
 
 after(async () => {
-	for (const f of [far1, far2])
-		if (f)
-			f.kill();
+	if (far1)
+		far1.kill();
 	if (docs)
 		await docs.close();
 	if (srv)
@@ -75,19 +75,15 @@ test('kill -9 with live and queued calls: every call reaches a terminal state, b
 	while (Date.now() < end && (await calls()).filter((c) => live.includes(c.id) && c.status === 'in-progress').length < 3)
 		await h.sleep(100);
 	assert.equal((await calls()).filter((c) => c.status === 'in-progress').length, 3, 'three calls live');
+	await h.sleep(6000); // past a heartbeat (5 s): the live calls were seen alive, billable
 	// four more wait in the queue at one call per second when the process dies
 	h.expectStatus(await admin('PUT', `/v1/admin/tenants/${T.tenantId}/voice-settings`, { json: { calls_per_second: 1 } }), 200);
 	const queued = [];
 	for (let i = 0; i < 4; i++)
 		queued.push(h.expectStatus(await srv.req('POST', '/v1/calls', { token: T.token, json: { from: FROM, to: `+1555888100${i}`, url: docs.url('/quick') } }), 201).id);
-	await h.sleep(6000); // past a heartbeat (5 s): the live calls were seen alive, billable
 	await srv.kill9();
-	far1.kill();
-	// the carrier is back (a new one) for the queued calls
-	far2 = await sippServer({ scenario: 'uas_answer.xml', calls: 4, timeout: 60 });
 	await srv.start();
 	await srv.loginAdmin();
-	h.expectStatus(await admin('PATCH', `/v1/admin/carriers/${T.carrier}`, { json: { port: far2.port } }), 200);
 	const t0 = Date.now();
 	let all;
 	while (Date.now() - t0 < 60000) {
@@ -105,9 +101,12 @@ test('kill -9 with live and queued calls: every call reaches a terminal state, b
 		assert.equal(c.status, 'completed');
 		assert.ok(c.duration >= 1, `billed up to its last sign of life: ${JSON.stringify(c)}`);
 	}
-	const placed = all.filter((c) => queued.includes(c.id));
-	assert.ok(placed.every((c) => c.status === 'completed'), JSON.stringify(placed.map((c) => [c.status, c.end_reason])));
-	assert.equal((await far2.done).ok, 4, 'each queued call reached the carrier once');
+	// the queued calls: the first may have left before the kill (then recovery closed it);
+	// the others were placed after the restart, each once
+	const q = all.filter((c) => queued.includes(c.id));
+	const after1 = q.filter((c) => !/media process restarted/.test(c.end_reason || ''));
+	assert.ok(after1.length >= 3, JSON.stringify(q.map((c) => [c.status, c.end_reason])));
+	assert.ok(after1.every((c) => c.status === 'completed' && c.attempts.length === 1), JSON.stringify(after1));
 
 	// a second restart: nothing is closed or billed again
 	const before2 = JSON.stringify(closedLive.map((c) => [c.id, c.ended_at, c.billed_seconds, c.price_micros]));
