@@ -120,8 +120,9 @@ int cdoc_parse(const char *s, size_t n, const char *ctype, struct cdoc **ret,
 void cdoc_free(struct cdoc *d); /* NULL-safe */
 
 /* Resolves ref against base (RFC 3986 section 5.2): absolute refs are returned as they
-   are, relative ones ("next", "/ivr/next", "?x=1", "//host/p") are joined to base. -E2BIG if
-   out is too small, -EINVAL if base is not absolute. */
+   are (but for their dot segments, removed as 5.2.2 says), relative ones ("next",
+   "/ivr/next", "?x=1", "//host/p") are joined to base. -E2BIG if out is too small, -EINVAL
+   if base is not absolute. */
 int cdoc_url_resolve(const char *base, const char *ref, char *out, size_t cap);
 
 /* The IVR-menu form (docs/calls.md):

@@ -87,8 +87,10 @@ static int check_action(const json_t *a, const char *where, struct cdoc_error *e
 		return cdoc_fail(err, -EINVAL, 0, "ivr: %s needs say or an action", where);
 	if (json_object_get(a, "caller_id") && !dial)
 		return cdoc_fail(err, -EINVAL, 0, "ivr: %s.caller_id needs dial", where);
+	size_t plus = dial && dial[0] == '+';
 	if (dial && !is_sip(dial) &&
-	    (strlen(dial) > 32 || strspn(dial, "+0123456789") != strlen(dial)))
+	    (strlen(dial) > 32 || strlen(dial) == plus ||
+	     strspn(dial + plus, "0123456789") != strlen(dial + plus)))
 		return cdoc_fail(err, -EINVAL, 0,
 				 "ivr: %s.dial must be a phone number or a sip: URI", where);
 	if (json_object_get(a, "application_id") && !app_id_ok(app))
