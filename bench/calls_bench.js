@@ -74,6 +74,7 @@ async function main() {
 			IRISX_VOICE_RTP_PORT_MIN: '30000',
 			IRISX_VOICE_RTP_PORT_MAX: '39999',
 			IRISX_VOICE_MAX_CALLS: '4000',
+			IRISX_VOICE_TRUSTED_IPS: '127.0.0.1', // SIPp is the carrier here: no per-source limit
 			IRISX_VOICE_CALLS_PER_SECOND: '1000',
 			IRISX_VOICE_MAX_CONCURRENT_CALLS: '100000',
 			IRISX_OUTBOUND_ALLOW_PRIVATE: 'true',
@@ -90,7 +91,16 @@ async function main() {
 		const n = h.expectStatus(await admin('POST', '/v1/admin/phone-numbers', { json: { number: NUM, tenant_id: T.tenantId } }), 201);
 		h.expectStatus(await srv.req('PATCH', `/v1/phone-numbers/${n.id}`, { token: T.token, json: { voice_url: docs.url('/voice'), voice_status_callback: docs.url('/status') } }), 200);
 		const dir = h.tmpDir('cbench');
-		let placed = 0;
+		// one call alone first: its length (answer, prompt, hangup) is the tail each run has
+		// after SIPp placed its last call, taken off the wall time below
+		const d0 = path.join(dir, 'probe');
+		fs.mkdirSync(d0);
+		const p0 = Date.now();
+		await sipp(['-sf', path.join(SCEN, 'uac_wait_bye.xml'), `127.0.0.1:${sipPort}`, '-s', NUM.slice(1), '-i', '127.0.0.1', '-p', String(await h.freePort()),
+			'-mi', '127.0.0.1', '-mp', String(await h.freePort()), '-m', '1', '-nostdin', '-timeout', '30', '-trace_screen'], d0).done;
+		const tail = (Date.now() - p0) / 1000;
+		out('calls_inbound_call_length', tail.toFixed(2), 's');
+		let placed = 1;
 		for (const rate of RATES) {
 			const N = rate * SECS;
 			completed = 0;
@@ -99,8 +109,13 @@ async function main() {
 			const d = path.join(dir, `in${rate}`);
 			fs.mkdirSync(d);
 			const r = await sipp(['-sf', path.join(SCEN, 'uac_wait_bye.xml'), `127.0.0.1:${sipPort}`, '-s', NUM.slice(1), '-i', '127.0.0.1', '-p', String(await h.freePort()),
-				'-mi', '127.0.0.1', '-mp', String(40000 + (rate % 1000) * 10), '-m', String(N), '-r', String(rate), '-l', '5000', '-nostdin', '-timeout', String(SECS + 60), '-trace_screen'], d).done;
+				'-mi', '127.0.0.1', '-mp', String(40000 + (rate % 1000) * 10), '-m', String(N), '-r', String(rate), '-l', '5000', '-nostdin', '-timeout', String(SECS + 60), '-trace_screen', '-trace_err'], d).done;
 			const secs = (Date.now() - t0) / 1000;
+			if (r.failed > 0 && process.env.CALLS_DEBUG) {
+				const f = fs.readdirSync(d).find((x) => x.endsWith('_errors.log'));
+				log('sipp errors:', f ? fs.readFileSync(path.join(d, f), 'latin1').slice(0, 3000) : 'none');
+				log('server log:', srv.logs.slice(-4000));
+			}
 			// records and callbacks: wait for the tail to drain
 			let closed = 0;
 			for (let i = 0; i < 100; i++) {
@@ -110,7 +125,7 @@ async function main() {
 					break;
 				await h.sleep(200);
 			}
-			out(`calls_inbound_${rate}`, (r.ok / secs).toFixed(0), 'calls/s');
+			out(`calls_inbound_${rate}`, (r.ok / Math.max(0.001, secs - tail)).toFixed(0), 'calls/s');
 			out(`calls_inbound_${rate}_failed`, r.failed, 'calls');
 			out(`calls_inbound_${rate}_records`, `${Math.min(closed, N)}/${N}`, 'calls');
 			out(`calls_inbound_${rate}_callbacks`, `${completed}/${N}`, 'calls');
@@ -170,6 +185,7 @@ async function main() {
 		out('calls_cps_limit_measured', measured.toFixed(2), 'calls/s');
 		out('calls_cps_limit_error', ((100 * Math.abs(measured - CPS)) / CPS).toFixed(1), '%');
 		far.child.kill();
+		await far.done;
 		h.rmDir(dir);
 	} finally {
 		await srv.cleanup().catch((e) => log(e.message));

@@ -594,6 +594,9 @@ int calls_start(const struct config *cfg, struct store *st, struct bus *bus, str
 	vc.rtp_port_min = (uint16_t)cfg->voice_rtp_port_min;
 	vc.rtp_port_max = (uint16_t)cfg->voice_rtp_port_max;
 	vc.max_calls = (unsigned)cfg->voice_max_calls;
+	vc.trusted_ips = cfg->voice_trusted_ips && *cfg->voice_trusted_ips ? cfg->voice_trusted_ips : NULL;
+	vc.pike_reqs = (unsigned)cfg->voice_pike_reqs;
+	vc.pike_window_ms = (unsigned)cfg->voice_pike_window_ms;
 	if ((r = voice_engine_start(&vc, &c->engine)) < 0)
 		goto fail_early;
 	voice_audio_tone(440, 480, -16, 2000, 4000, 6000, &c->hold_music);

@@ -111,6 +111,14 @@ static const struct ckey keys[] = {
      "Last RTP port"},
     {"voice.max_calls", C_INT, S(voice_max_calls), "2000", 1, 100000,
      "Concurrent calls (legs) the engine takes; more get 503"},
+    {"voice.trusted_ips", C_STR, S(voice_trusted_ips), "", 0, 0,
+     "Comma-separated IP addresses exempt from the SIP rate limit and bans (your carriers and "
+     "proxies)"},
+    {"voice.pike_reqs", C_INT, S(voice_pike_reqs), "16", 0, 1000000,
+     "New SIP requests allowed per source address per voice.pike_window_ms (0: no limit); "
+     "a source over it is banned for 300 s"},
+    {"voice.pike_window_ms", C_INT, S(voice_pike_window_ms), "2000", 100, 600000,
+     "Window of voice.pike_reqs"},
     {"voice.home_country", C_STR, S(voice_home_country), "US", 0, 0,
      "Default home country (ISO alpha-2): tenants may call it until they enable more"},
     {"voice.calls_per_second", C_INT, S(voice_cps), "10", 1, 100000,

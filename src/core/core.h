@@ -120,6 +120,8 @@ struct config {
 	char *voice_media_addr;		 /* voice.media_addr */
 	int voice_rtp_port_min, voice_rtp_port_max;
 	int voice_max_calls;		 /* voice.max_calls: engine capacity */
+	char *voice_trusted_ips;	 /* voice.trusted_ips: exempt from the SIP edge limits */
+	int voice_pike_reqs, voice_pike_window_ms; /* voice.pike_*: per-source request rate */
 	char *voice_home_country;	 /* voice.home_country: default allowed destination */
 	int voice_cps;			 /* voice.calls_per_second: default per tenant */
 	int voice_max_concurrent;	 /* voice.max_concurrent_calls: default per tenant */
