@@ -56,7 +56,8 @@ const struct route api_routes[] = {
     {"GET", "/v1/tenant/auth-token", h_auth_token_get, ROLE_ADMIN, 0, "tenant.auth_token", 0,
      "The auth token that signs status callbacks (X-Twilio-Signature)"},
     {"POST", "/v1/tenant/auth-token/rotate", h_auth_token_get, ROLE_OWNER, 16 * KB,
-     "tenant.auth_token_rotate", 0, "Replace the auth token (the old one stops at once)"},
+     "tenant.auth_token_rotate", ROUTE_AUTH_CHANGE,
+     "Replace the auth token (the old one stops at once)"},
 
     {"GET", "/v1/webhooks/event-types", h_webhooks_event_types, ROLE_VIEWER, 0, NULL, 0,
      "The event catalogue"},

@@ -49,7 +49,11 @@ static int rate_limit(struct http_req *req)
 {
 	struct principal *w = &req->who;
 	struct rl_result kr, tr;
-	ratelimit_take(req->app->rl, w->actor_id, w->key_rps, w->key_burst, 1, &kr);
+	char actor[ID_LEN + 4];
+	/* the auth token's actor is the tenant itself: its own bucket, not the tenant's */
+	snprintf(actor, sizeof(actor), "%s%s",
+		 strcmp(w->actor_id, w->tenant_id) ? "" : "at:", w->actor_id);
+	ratelimit_take(req->app->rl, actor, w->key_rps, w->key_burst, 1, &kr);
 	ratelimit_take(req->app->rl, w->tenant_id, w->tenant_rps, w->tenant_burst, kr.allowed, &tr);
 	const struct rl_result *show = (!tr.allowed || tr.remaining < kr.remaining) ? &tr : &kr;
 	rl_headers(req, show);
