@@ -46,6 +46,13 @@ char *b64_encode(const void *in, size_t n, bool url);
  *ret is malloc'd, NUL-terminated (not counted in *ret_len). */
 int b64_decode(const char *in, size_t n, unsigned char **ret, size_t *ret_len);
 
+/* application/x-www-form-urlencoded: "+" is a space, %XX escapes (a bad escape or a decoded
+   NUL is -EINVAL), a key without "=" has the value "". *ret is an object of strings; a key
+   given more than once is an array of its values in order. At most FORM_MAX_FIELDS pairs
+   (-E2BIG); the caller caps len (the route's body limit). */
+#define FORM_MAX_FIELDS 256
+int form_parse(const char *body, size_t len, json_t **ret);
+
 /* ---- crypto (OpenSSL libcrypto) ---- */
 void sha256(const void *in, size_t n, unsigned char out[32]);
 void sha256_hex(const void *in, size_t n, char out[65]);
@@ -119,12 +126,12 @@ struct config {
 	int voice_sip_port;		 /* voice.sip_port */
 	char *voice_media_addr;		 /* voice.media_addr */
 	int voice_rtp_port_min, voice_rtp_port_max;
-	int voice_max_calls;		 /* voice.max_calls: engine capacity */
-	char *voice_home_country;	 /* voice.home_country: default allowed destination */
-	int voice_cps;			 /* voice.calls_per_second: default per tenant */
-	int voice_max_concurrent;	 /* voice.max_concurrent_calls: default per tenant */
-	int voice_daily_spend_cap;	 /* voice.daily_spend_cap: currency units, 0 none */
-	int voice_doc_workers;		 /* voice.document_workers */
+	int voice_max_calls;	   /* voice.max_calls: engine capacity */
+	char *voice_home_country;  /* voice.home_country: default allowed destination */
+	int voice_cps;		   /* voice.calls_per_second: default per tenant */
+	int voice_max_concurrent;  /* voice.max_concurrent_calls: default per tenant */
+	int voice_daily_spend_cap; /* voice.daily_spend_cap: currency units, 0 none */
+	int voice_doc_workers;	   /* voice.document_workers */
 };
 /* Loads defaults, then path (NULL: IRISX_CONFIG or ./irisx.conf if present), then env.
    On error *ret_err names the bad key (static or malloc'd; caller prints). */
