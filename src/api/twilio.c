@@ -64,7 +64,7 @@ json_t *present_twilio_call(json_t *row)
 	json_t *d = json_object_get(row, "duration_s");
 	bool ended = json_is_integer(json_object_get(row, "end_us"));
 	json_t *o = json_pack(
-	    "{s:s,s:s,s:O,s:O,s:O,s:O,s:O,s:O,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:n,s:n,s:s,s:n,"
+	    "{s:s,s:s,s:O,s:O,s:O,s:O,s:O,s:O,s:o,s:o,s:o,s:o,s:o,s:o,s:O,s:s,s:n,s:n,s:s,s:n,"
 	    "s:n,s:n,s:s,s:n,s:n,s:o,s:o}",
 	    "sid", id, "account_sid", acc, "parent_call_sid", json_object_get(row, "parent_id"),
 	    "to", json_object_get(row, "to_addr"), "to_formatted", json_object_get(row, "to_addr"),
