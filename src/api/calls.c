@@ -17,6 +17,8 @@ struct cctx {
 	struct calls_refusal why;
 	struct store_call_filter f;
 	struct buf csv;
+	api_present_fn *present;
+	int accepted; /* the status of a command the engine will carry out (202; Twilio 200) */
 };
 
 static int refusal(struct http_req *req, const struct calls_refusal *w)
@@ -107,14 +109,14 @@ static int create_fn(struct store_tx *tx, void *arg)
 	if (r < 0 || (r = store_call_get(tx, store_tx_tenant(tx), c->acc.id, &row)) < 0)
 		return r;
 	snprintf(c->req->resource_id, sizeof(c->req->resource_id), "%s", c->acc.id);
-	http_reply(c->req, 201, present_call(row));
+	http_reply(c->req, 201, c->present(row));
 	json_decref(row);
 	return 0;
 }
 
-int h_calls_create(struct http_req *req)
+int api_calls_create(struct http_req *req, api_present_fn *show)
 {
-	struct cctx c = {.req = req};
+	struct cctx c = {.req = req, .present = show};
 	c.cr = (struct calls_request){.tenant_id = req->who.tenant_id,
 				      .body = req->json,
 				      .allow_private = req->app->cfg->outbound_allow_private,
@@ -126,6 +128,11 @@ int h_calls_create(struct http_req *req)
 	r = http_write(req, req->who.tenant_id, create_fn, &c);
 	bus_kick(req->app->bus);
 	return r;
+}
+
+int h_calls_create(struct http_req *req)
+{
+	return api_calls_create(req, present_call);
 }
 
 /* ---- list, fetch, export ---- */
@@ -294,30 +301,28 @@ static int command_fn(struct store_tx *tx, void *arg)
 	if (r < 0 || (r = store_call_get(tx, store_tx_tenant(tx), c->id, &row)) < 0)
 		return r;
 	/* 200: a queued call changed at once; 202: the live call's engine will act on it */
-	http_reply(c->req, done == 1 ? 200 : 202, present_call(row));
+	http_reply(c->req, done == 1 ? 200 : c->accepted, c->present(row));
 	json_decref(row);
 	return 0;
 }
 
-static int run_command(struct http_req *req, const char *id, json_t *cmd)
+static int run_command(struct http_req *req, const char *id, json_t *cmd, api_present_fn *show,
+		       int accepted)
 {
-	struct cctx c = {.req = req, .id = id, .cmd = cmd};
+	struct cctx c = {.req = req, .id = id, .cmd = cmd, .present = show, .accepted = accepted};
 	int r = http_write(req, req->who.tenant_id, command_fn, &c);
 	json_decref(cmd);
 	bus_kick(req->app->bus);
 	return r;
 }
 
-int h_calls_update(struct http_req *req)
+int api_calls_update(struct http_req *req, const char *id, api_present_fn *show, int accepted)
 {
 	static const struct json_field f[] = {{"url", JF_STRING, false, 2048},
 					      {"method", JF_STRING, false, 8},
 					      {"twiml", JF_STRING, false, 64 * 1024},
 					      {"status", JF_STRING, false, 16},
 					      {0}};
-	const char *id = path_id(req, 0, "CA");
-	if (!id)
-		return not_found(req);
 	if (http_check_body(req, f) < 0)
 		return 0;
 	const char *status = json_str(req->json, "status");
@@ -338,7 +343,13 @@ int h_calls_update(struct http_req *req)
 		cmd = json_deep_copy(req->json);
 		json_object_set_new(cmd, "action", json_string("redirect"));
 	}
-	return run_command(req, id, cmd);
+	return run_command(req, id, cmd, show, accepted);
+}
+
+int h_calls_update(struct http_req *req)
+{
+	const char *id = path_id(req, 0, "CA");
+	return id ? api_calls_update(req, id, present_call, 202) : not_found(req);
 }
 
 int h_calls_transfer(struct http_req *req)
@@ -353,5 +364,5 @@ int h_calls_transfer(struct http_req *req)
 	const char *mode = json_str(req->json, "mode");
 	json_t *cmd = json_pack("{s:s,s:s,s:s}", "action", "transfer", "to",
 				json_str(req->json, "to"), "mode", mode ? mode : "blind");
-	return run_command(req, id, cmd);
+	return run_command(req, id, cmd, present_call, 202);
 }

@@ -27,6 +27,19 @@ json_t *present_application(json_t *row);
 json_t *present_rule(json_t *row);
 json_t *present_recording(json_t *row);
 
+/* Row -> resource, for handlers shared by /v1 and the Twilio-compatible routes. */
+typedef json_t *(api_present_fn)(json_t *row);
+json_t *present_twilio_call(json_t *row);
+json_t *present_twilio_recording(json_t *row);
+
+/* POST /v1/calls on req->json (the /v1 fields), answered with present. */
+int api_calls_create(struct http_req *req, api_present_fn *show);
+/* A command on call id from req->json (status | url, method | twiml); a command the engine
+   will carry out is answered with status accepted. */
+int api_calls_update(struct http_req *req, const char *id, api_present_fn *show, int accepted);
+/* The recording's WAV (404 unless completed); the row's call/tenant are checked by the store. */
+int api_recording_audio(struct http_req *req, const char *id);
+
 /* Answers the file at path (200, or 206 for one "Range: bytes=" range, 416 past the end;
    404 if it is missing), sent from the file by the server. Returns 0. */
 int api_send_file(struct http_req *req, const char *path, const char *type);
@@ -74,6 +87,9 @@ http_handler_fn h_providers_create, h_providers_list, h_providers_get, h_provide
     h_admin_senders_create, h_inbound_provider;
 http_handler_fn h_calls_create, h_calls_list, h_calls_get, h_calls_export, h_calls_update,
     h_calls_transfer;
+http_handler_fn h_tw_calls_create, h_tw_calls_list, h_tw_calls_get, h_tw_calls_update,
+    h_tw_recordings_list, h_tw_call_recordings, h_tw_recordings_get, h_tw_recordings_audio,
+    h_tw_recordings_delete;
 http_handler_fn h_voice_settings_get, h_voice_settings_patch, h_admin_voice_settings_get,
     h_admin_voice_settings_put;
 http_handler_fn h_carriers_create, h_carriers_list, h_carriers_get, h_carriers_patch,

@@ -138,7 +138,7 @@ static int fetch(struct http_req *req, struct rctx *c, bool audio)
 	return 0;
 }
 
-static int audio(struct http_req *req, const char *id)
+int api_recording_audio(struct http_req *req, const char *id)
 {
 	struct rctx c = {.req = req, .id = id};
 	int r = fetch(req, &c, true);
@@ -157,7 +157,7 @@ int h_recordings_get(struct http_req *req)
 	if (n == ID_LEN + 4 && !strcmp(p + ID_LEN, ".wav")) {
 		char id[ID_LEN + 1];
 		snprintf(id, sizeof(id), "%.*s", ID_LEN, p);
-		return id_valid(id, "RE") ? audio(req, id) : not_found(req);
+		return id_valid(id, "RE") ? api_recording_audio(req, id) : not_found(req);
 	}
 	struct rctx c = {.req = req, .id = path_id(req, 0, "RE")};
 	if (!c.id)
@@ -173,7 +173,7 @@ int h_recordings_get(struct http_req *req)
 int h_recordings_audio(struct http_req *req)
 {
 	const char *id = path_id(req, 0, "RE");
-	return id ? audio(req, id) : not_found(req);
+	return id ? api_recording_audio(req, id) : not_found(req);
 }
 
 static int delete_fn(struct store_tx *tx, void *arg)

@@ -1,4 +1,4 @@
-/* codec.c: hex and base64 (standard and url-safe) encoding and strict decoding. */
+/* codec.c: hex and base64 (standard and url-safe) encoding and strict decoding; form bodies. */
 #include <string.h>
 
 #include "core.h"
@@ -91,5 +91,85 @@ int b64_decode(const char *in, size_t n, unsigned char **ret, size_t *ret_len)
 	*o = '\0';
 	*ret_len = (size_t)(o - out);
 	*ret = out;
+	return 0;
+}
+
+/* ---- application/x-www-form-urlencoded ---- */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes s[0..n) into a new JSON string, or NULL on a bad escape, a NUL or bad UTF-8. */
+static json_t *form_string(const char *s, size_t n)
+{
+	char *out = mem_alloc(n + 1);
+	size_t o = 0;
+	bool ok = true;
+	for (size_t i = 0; i < n && ok; i++) {
+		char c = s[i];
+		if (c == '+') {
+			c = ' ';
+		} else if (c == '%') {
+			int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
+			int lo = hi >= 0 ? hexval(s[i + 2]) : -1;
+			c = (char)(hi << 4 | lo);
+			ok = lo >= 0;
+			i += 2;
+		}
+		ok = ok && c != '\0';
+		out[o++] = c;
+	}
+	json_t *v = ok ? json_stringn(out, o) : NULL; /* NULL for bad UTF-8 too */
+	mem_free(out);
+	return v;
+}
+
+static void form_add(json_t *o, const char *key, json_t *v)
+{
+	json_t *old = json_object_get(o, key);
+	if (!old) {
+		json_object_set_new(o, key, v);
+	} else if (json_is_array(old)) {
+		json_array_append_new(old, v);
+	} else {
+		json_t *a = json_pack("[O]", old);
+		json_array_append_new(a, v);
+		json_object_set_new(o, key, a);
+	}
+}
+
+int form_parse(const char *body, size_t len, json_t **ret)
+{
+	json_t *o = json_object();
+	size_t fields = 0;
+	for (size_t i = 0; i < len;) {
+		const char *amp = memchr(body + i, '&', len - i);
+		size_t end = amp ? (size_t)(amp - body) : len;
+		const char *eq = memchr(body + i, '=', end - i);
+		size_t kend = eq ? (size_t)(eq - body) : end;
+		if (end > i) { /* "a=1&&b=2": an empty pair is nothing */
+			json_t *k = form_string(body + i, kend - i);
+			json_t *v = eq ? form_string(eq + 1, end - kend - 1) : json_string("");
+			int r = !k || !v ? -EINVAL : ++fields > FORM_MAX_FIELDS ? -E2BIG : 0;
+			if (r == 0)
+				form_add(o, json_string_value(k), json_incref(v));
+			json_decref(k);
+			json_decref(v);
+			if (r < 0) {
+				json_decref(o);
+				return r;
+			}
+		}
+		i = end + 1;
+	}
+	*ret = o;
 	return 0;
 }

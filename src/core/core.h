@@ -46,6 +46,13 @@ char *b64_encode(const void *in, size_t n, bool url);
  *ret is malloc'd, NUL-terminated (not counted in *ret_len). */
 int b64_decode(const char *in, size_t n, unsigned char **ret, size_t *ret_len);
 
+/* application/x-www-form-urlencoded: "+" is a space, %XX escapes (a bad escape or a decoded
+   NUL is -EINVAL), a key without "=" has the value "". *ret is an object of strings; a key
+   given more than once is an array of its values in order. At most FORM_MAX_FIELDS pairs
+   (-E2BIG); the caller caps len (the route's body limit). */
+#define FORM_MAX_FIELDS 256
+int form_parse(const char *body, size_t len, json_t **ret);
+
 /* ---- crypto (OpenSSL libcrypto) ---- */
 void sha256(const void *in, size_t n, unsigned char out[32]);
 void sha256_hex(const void *in, size_t n, char out[65]);

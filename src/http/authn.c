@@ -1,6 +1,7 @@
 /* authn.c: who is calling. JWT access tokens (keys by kid from the store), API keys as
-   Bearer or as HTTP Basic <AccountSid|KeySid>:<secret>, checked against the live state of
-   the key, session, user and tenant on every request. */
+   Bearer or as HTTP Basic <AccountSid|KeySid>:<secret>, the tenant's auth token as HTTP
+   Basic <AccountSid>:<AuthToken> (Twilio's account credentials), checked against the live
+   state of the key, session, user and tenant on every request. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -332,6 +333,58 @@ static int auth_apikey(struct http_req *req, const char *secret, const char *acc
 	return ret;
 }
 
+static int tenant_fn(struct store_tx *tx, void *arg)
+{
+	json_t **io = arg;
+	const char *tid = json_string_value(*io);
+	return store_tenant_principal(tx, tid, io);
+}
+
+/* Basic AC...:<auth token>: the tenant itself, with the admin role (Twilio's auth token is
+   the account's master credential; rotating it stays with the owner). */
+static int auth_token(struct http_req *req, const char *account, const char *token)
+{
+	if (!id_valid(account, "AC"))
+		return deny(req, 401, "unauthorized", "invalid credentials");
+	char ckey[ID_LEN + 3];
+	snprintf(ckey, sizeof(ckey), "t:%s", account);
+	struct keyring *kr = req->app->keys;
+	unsigned gen = atomic_load(&kr->gen); /* before the read: a change after it wins */
+	json_t *row = cache_get(kr, ckey);
+	int r = 0;
+	if (!row) {
+		json_t *ts = json_string(account);
+		row = ts;
+		r = store_tx(req->app->st, NULL, STORE_READ, tenant_fn, &row);
+		json_decref(ts);
+		/* a tenant without a token yet is not cached: the first GET of the token (or a
+		   signed callback) makes one, and it must work at once */
+		if (r == 0 && json_string_value(json_object_get(row, "auth_token")))
+			cache_put(kr, ckey, row, gen);
+	}
+	if (r == -ENOENT)
+		return deny(req, 401, "unauthorized", "invalid credentials");
+	if (r < 0)
+		return deny(req, 503, "unavailable", "authentication is unavailable");
+	const char *stored = json_string_value(json_object_get(row, "auth_token"));
+	size_t n = strlen(token);
+	int ret = 0;
+	if (!stored || strlen(stored) != n || n == 0 || !ct_equal(stored, token, n))
+		ret = deny(req, 401, "unauthorized", "invalid credentials");
+	else if (strcmp(json_string_value(json_object_get(row, "tenant_status")), "active") != 0)
+		ret = deny(req, 403, "tenant_suspended", "the account is suspended");
+	if (ret == 0) {
+		copy_id(req->who.tenant_id, account);
+		copy_id(req->who.actor_id, account);
+		req->who.actor_type = "auth_token";
+		req->who.role = ROLE_ADMIN;
+		limits_from(req, row);
+		req->authed = true;
+	}
+	json_decref(row);
+	return ret;
+}
+
 struct sess_q {
 	const struct jwt_claims *c;
 	json_t *row;
@@ -397,7 +450,11 @@ static int auth_basic(struct http_req *req, const char *b64)
 		r = deny(req, 401, "unauthorized", "malformed Basic credentials");
 	} else {
 		*colon = '\0';
-		r = auth_apikey(req, colon + 1, (const char *)dec);
+		const char *user = (const char *)dec, *secret = colon + 1;
+		/* AC...:irx_... is an API key for that account; AC...:anything else its token */
+		r = !strncmp(user, "AC", 2) && strncmp(secret, "irx_", 4)
+			? auth_token(req, user, secret)
+			: auth_apikey(req, secret, user);
 	}
 	memset(dec, 0, n);
 	mem_free(dec);

@@ -16,6 +16,20 @@ static int parse_body(struct http_req *req)
 		req->json = json_object(); /* ROUTE_ANY_BODY: the handler reads req->body itself */
 		return 0;
 	}
+	if (req->route && (req->route->flags & ROUTE_FORM)) {
+		/* Twilio's clients post forms: fields become strings (repeated ones arrays) */
+		if (ct && strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0) {
+			http_error(req, 415, "unsupported_media_type",
+				   "send application/x-www-form-urlencoded", NULL);
+			return -EINVAL;
+		}
+		int r = form_parse(req->body, req->body_len, &req->json);
+		if (r < 0)
+			http_error(req, 400, "invalid_form",
+				   r == -E2BIG ? "too many form fields" : "malformed form body",
+				   NULL);
+		return r;
+	}
 	if (ct && strncasecmp(ct, "application/json", 16) != 0) {
 		http_error(req, 415, "unsupported_media_type", "send application/json", NULL);
 		return -EINVAL;
@@ -49,7 +63,11 @@ static int rate_limit(struct http_req *req)
 {
 	struct principal *w = &req->who;
 	struct rl_result kr, tr;
-	ratelimit_take(req->app->rl, w->actor_id, w->key_rps, w->key_burst, 1, &kr);
+	char actor[ID_LEN + 4];
+	/* the auth token's actor is the tenant itself: its own bucket, not the tenant's */
+	snprintf(actor, sizeof(actor), "%s%s",
+		 strcmp(w->actor_id, w->tenant_id) ? "" : "at:", w->actor_id);
+	ratelimit_take(req->app->rl, actor, w->key_rps, w->key_burst, 1, &kr);
 	ratelimit_take(req->app->rl, w->tenant_id, w->tenant_rps, w->tenant_burst, kr.allowed, &tr);
 	const struct rl_result *show = (!tr.allowed || tr.remaining < kr.remaining) ? &tr : &kr;
 	rl_headers(req, show);

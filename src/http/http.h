@@ -33,6 +33,7 @@ enum route_flags {
 	ROUTE_BODY = 8,		/* takes a JSON body (other routes refuse any field) */
 	ROUTE_AUTH_CHANGE = 16, /* a success changes who may do what: drop cached principals */
 	ROUTE_ANY_BODY = 32,	/* raw body of any type (providers' webhooks): not parsed */
+	ROUTE_FORM = 64,	/* a form body (Twilio-compatible routes), parsed into req->json */
 };
 
 struct route {
@@ -130,6 +131,10 @@ void http_route_allow(const struct route *routes, size_t n, const char *path, st
 
 /* ---- responses ---- */
 int http_reply(struct http_req *req, int status, json_t *body); /* steals body; returns 0 */
+/* Paths under this prefix are the Twilio-compatible API: http_error answers in Twilio's
+   shape {code, message, more_info, status} with http_twilio_code's number. */
+#define HTTP_TWILIO_PREFIX "/2010-04-01/"
+int http_twilio_code(int status, const char *code, const char *field);
 int http_error(struct http_req *req, int status, const char *code, const char *message,
 	       const char *field); /* returns 0 so handlers can `return http_error(...)` */
 int http_status_of(int err);	   /* negative errno -> HTTP status */

@@ -65,9 +65,66 @@ int http_reply(struct http_req *req, int status, json_t *body)
 	return 0;
 }
 
+/* Twilio's error codes for ours (docs/calls.md "Twilio-compatible REST"): the first row
+   whose code (and field, when the row names one) matches, else the row for the status. */
+static const struct {
+	const char *code, *field;
+	int status, twilio;
+} twilio_codes[] = {
+    {"missing_field", "to", 0, 21201},
+    {"missing_field", "from", 0, 21213},
+    {"missing_field", "url", 0, 21205},
+    {"conflicting_fields", "url", 0, 21205},
+    {"conflicting_fields", "twiml", 0, 21205},
+    {"invalid_to", NULL, 0, 21211},
+    {"invalid_from", NULL, 0, 21212},
+    {"from_not_owned", NULL, 0, 21210},
+    {"invalid_url", NULL, 0, 21205},
+    {"invalid_application", NULL, 0, 21218},
+    {"destination_not_allowed", NULL, 0, 21215},
+    {"premium_destination", NULL, 0, 21216},
+    {"call_not_in_progress", NULL, 0, 21220},
+    {"call_not_cancelable", NULL, 0, 21220},
+    {"call_ended", NULL, 0, 21220},
+    {"tenant_suspended", NULL, 0, 20005},
+    {NULL, NULL, 401, 20003},
+    {NULL, NULL, 403, 20403},
+    {NULL, NULL, 404, 20404},
+    {NULL, NULL, 405, 20004},
+    {NULL, NULL, 429, 20429},
+    {NULL, NULL, 503, 20503},
+};
+
+int http_twilio_code(int status, const char *code, const char *field)
+{
+	for (size_t i = 0; i < sizeof(twilio_codes) / sizeof(twilio_codes[0]); i++) {
+		const char *c = twilio_codes[i].code, *f = twilio_codes[i].field;
+		if (c ? (code && !strcmp(c, code) && (!f || (field && !strcmp(f, field))))
+		      : twilio_codes[i].status == status)
+			return twilio_codes[i].twilio;
+	}
+	return status >= 500 ? 20500 : 20001; /* 20001: invalid parameter */
+}
+
+/* {"code", "message", "more_info", "status"}: what Twilio's clients turn into RestException. */
+static json_t *twilio_error(int status, const char *code, const char *message, const char *field)
+{
+	int tc = http_twilio_code(status, code, field);
+	char more[64], msg[512];
+	snprintf(more, sizeof(more), "https://www.twilio.com/docs/errors/%d", tc);
+	if (field)
+		snprintf(msg, sizeof(msg), "%s (%s)", message ? message : "", field);
+	else
+		snprintf(msg, sizeof(msg), "%s", message ? message : "");
+	return json_pack("{s:i,s:s,s:s,s:i}", "code", tc, "message", msg, "more_info", more,
+			 "status", status);
+}
+
 int http_error(struct http_req *req, int status, const char *code, const char *message,
 	       const char *field)
 {
+	if (req->path && !strncmp(req->path, HTTP_TWILIO_PREFIX, strlen(HTTP_TWILIO_PREFIX)))
+		return http_reply(req, status, twilio_error(status, code, message, field));
 	json_t *e = json_pack("{s:s,s:s,s:s?}", "code", code ? code : http_code_of(status),
 			      "message", message ? message : "", "field", field);
 	if (!json_object_get(e, "field"))

@@ -1,4 +1,5 @@
-/* router.c: matches method + path against the route table ("{name}" = one segment). */
+/* router.c: matches method + path against the route table ("{name}" = one segment,
+   "{name}.json" = one segment ending in ".json", the parameter without it). */
 #include <string.h>
 
 #include "http.h"
@@ -16,8 +17,12 @@ static bool match(const char *pat, const char *path, const char *params[HTTP_MAX
 		path++;
 		size_t pl = strcspn(pat, "/"), sl = strcspn(path, "/");
 		if (pat[0] == '{') {
-			if (sl == 0 || np >= HTTP_MAX_PARAMS)
+			const char *close = memchr(pat, '}', pl);
+			size_t xl = close ? pl - (size_t)(close + 1 - pat) : 0; /* literal suffix */
+			if (sl <= xl || np >= HTTP_MAX_PARAMS ||
+			    memcmp(path + sl - xl, close + 1, xl) != 0)
 				return false;
+			sl -= xl; /* the parameter is the segment before the suffix */
 			if (scratch) {
 				if (used + sl + 1 > scratch_sz)
 					return false;
@@ -27,6 +32,7 @@ static bool match(const char *pat, const char *path, const char *params[HTTP_MAX
 				used += sl + 1;
 			}
 			np++;
+			sl += xl;
 		} else if (pl != sl || memcmp(pat, path, pl) != 0) {
 			return false;
 		}

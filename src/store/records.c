@@ -223,3 +223,11 @@ int store_apikey_by_hash(struct store_tx *tx, const char *hash, json_t **ret)
 	    "FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.hash = ?",
 	    "s", hash);
 }
+
+int store_tenant_principal(struct store_tx *tx, const char *tenant_id, json_t **ret)
+{
+	return stx_query_one(tx, ret,
+			     "SELECT id, auth_token, status AS tenant_status, api_rps, api_burst, "
+			     "key_rps, key_burst FROM tenants WHERE id = ?",
+			     "s", tenant_id);
+}

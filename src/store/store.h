@@ -79,6 +79,9 @@ int store_apikey_list(struct store_tx *tx, const char *tenant_id, const char *cu
 int store_apikey_revoke(struct store_tx *tx, const char *tenant_id, const char *id);
 /* System scope: the key with this hash joined with its tenant's status. */
 int store_apikey_by_hash(struct store_tx *tx, const char *hash, json_t **ret);
+/* The tenant as a principal for Basic AccountSid:AuthToken: id, auth_token (NULL until one is
+   made), tenant_status and the rate limits; -ENOENT if there is no such tenant. */
+int store_tenant_principal(struct store_tx *tx, const char *tenant_id, json_t **ret);
 
 /* sessions (refresh-token families) and refresh tokens */
 int store_session_insert(struct store_tx *tx, const char *tenant_id, const char *id,

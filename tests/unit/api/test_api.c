@@ -123,10 +123,14 @@ static void check_errors(json_t *doc, json_t *op, const struct route *rt)
 		json_t *schema = json_object_get(
 		    json_object_get(json_object_get(d, "content"), "application/json"), "schema");
 		const char *r = json_string_value(json_object_get(schema, "$ref"));
-		if (!r || strcmp(r, "#/components/schemas/Error") != 0)
-			fprintf(stderr, "%s %s: %s is not the Error envelope\n", rt->method,
-				rt->path, code);
-		CHECK_STR(r, "#/components/schemas/Error");
+		/* the Twilio-compatible routes answer errors in Twilio's shape */
+		const char *want = strncmp(rt->path, HTTP_TWILIO_PREFIX, strlen(HTTP_TWILIO_PREFIX))
+				       ? "#/components/schemas/Error"
+				       : "#/components/schemas/TwilioError";
+		if (!r || strcmp(r, want) != 0)
+			fprintf(stderr, "%s %s: %s is not the %s envelope\n", rt->method, rt->path,
+				code, want + 21);
+		CHECK_STR(r, want);
 	}
 }
 
@@ -168,10 +172,11 @@ static void check_route(json_t *doc, const struct route *rt, json_t *op_ids)
 			  rt->action);
 	json_t *body = json_object_get(op, "requestBody");
 	if (body) {
-		json_t *schema =
-		    deref(doc, json_object_get(json_object_get(json_object_get(body, "content"),
-							       "application/json"),
-					       "schema"));
+		const char *type = (rt->flags & ROUTE_FORM) ? "application/x-www-form-urlencoded"
+							    : "application/json";
+		json_t *schema = deref(
+		    doc, json_object_get(json_object_get(json_object_get(body, "content"), type),
+					 "schema"));
 		CHECK(schema != NULL);
 		/* the server rejects unknown fields; the document must say so */
 		CHECK(json_is_false(json_object_get(schema, "additionalProperties")));

@@ -804,6 +804,60 @@ static void test_json_suite(void)
 	CHECK_EQ_INT(n_ok, n);
 }
 
+static void check_form_bad(const char *in, int want)
+{
+	json_t *o = NULL;
+	int r = form_parse(in, strlen(in), &o);
+	if (r != want)
+		fprintf(stderr, "form_parse(\"%s\"): %d, expected %d\n", in, r, want);
+	CHECK_EQ_INT(r, want);
+	CHECK(o == NULL);
+}
+
+static void test_form(void)
+{
+	const char *in = "To=%2B15551230000&From=%2b1555&Url=https%3A%2F%2Fa.example%2Fx%3Fa%3D1"
+			 "&Twiml=%3CSay%3Ehi+there%3C%2FSay%3E&StatusCallbackEvent=initiated"
+			 "&StatusCallbackEvent=ringing&StatusCallbackEvent=answered&flag&e=&&"
+			 "caf%C3%A9=%E2%82%AC";
+	json_t *o;
+	CHECK_EQ_INT(form_parse(in, strlen(in), &o), 0);
+	CHECK_STR(json_str(o, "To"), "+15551230000");
+	CHECK_STR(json_str(o, "From"), "+1555");
+	CHECK_STR(json_str(o, "Url"), "https://a.example/x?a=1");
+	CHECK_STR(json_str(o, "Twiml"), "<Say>hi there</Say>");
+	json_t *ev = json_object_get(o, "StatusCallbackEvent");
+	CHECK(json_is_array(ev) && json_array_size(ev) == 3);
+	CHECK_STR(json_string_value(json_array_get(ev, 2)), "answered");
+	CHECK_STR(json_str(o, "flag"), "");
+	CHECK_STR(json_str(o, "e"), "");
+	CHECK_STR(json_str(o, "caf\xc3\xa9"), "\xe2\x82\xac");
+	CHECK_EQ_INT((int)json_object_size(o), 8);
+	json_decref(o);
+	CHECK_EQ_INT(form_parse("", 0, &o), 0);
+	CHECK_EQ_INT((int)json_object_size(o), 0);
+	json_decref(o);
+	/* "=" in a value is kept; only the first one splits */
+	CHECK_EQ_INT(form_parse("a=b=c", 5, &o), 0);
+	CHECK_STR(json_str(o, "a"), "b=c");
+	json_decref(o);
+
+	check_form_bad("a=%", -EINVAL);
+	check_form_bad("a=%4", -EINVAL);
+	check_form_bad("a=%zz", -EINVAL);
+	check_form_bad("a=%00", -EINVAL);
+	check_form_bad("%00=1", -EINVAL);
+	check_form_bad("a=%ff", -EINVAL); /* not UTF-8 */
+	struct buf b;
+	buf_init(&b, 0);
+	for (int i = 0; i <= FORM_MAX_FIELDS; i++)
+		buf_printf(&b, "k=%d&", i);
+	json_t *big = NULL;
+	CHECK_EQ_INT(form_parse(b.p, b.len, &big), -E2BIG);
+	CHECK(big == NULL);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	clear_irisx_env();
@@ -811,6 +865,7 @@ int main(void)
 	test_time();
 	test_ids();
 	test_encodings();
+	test_form();
 	test_crypto();
 	test_buf();
 	test_redact();

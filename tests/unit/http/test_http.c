@@ -21,6 +21,9 @@ static const struct route table[] = {
     {"GET", "/v1/a/{x}/b/{y}", NULL, ROLE_NONE, 0, NULL, 0, "two params"},
     {"GET", "/v1/p/{a}/{b}/{c}/{d}", NULL, ROLE_NONE, 0, NULL, 0, "four params"},
     {"GET", "/v1/q/{a}/{b}/{c}/{d}/{e}", NULL, ROLE_NONE, 0, NULL, 0, "five params"},
+    {"GET", "/t/{acc}/Calls.json", NULL, ROLE_NONE, 0, NULL, 0, "literal with a dot"},
+    {"GET", "/t/{acc}/Calls/{sid}.json", NULL, ROLE_NONE, 0, NULL, 0, "suffixed param"},
+    {"GET", "/t/{acc}/Calls/{sid}.wav", NULL, ROLE_NONE, 0, NULL, 0, "other suffix"},
 };
 #define NTABLE (sizeof(table) / sizeof(table[0]))
 
@@ -68,6 +71,24 @@ static void test_route_match(void)
 	CHECK_STR(m.params[0], "1");
 	CHECK_STR(m.params[3], "4444");
 	CHECK(m.params[0] >= m.buf && m.params[3] < m.buf + sizeof(m.buf)); /* copies */
+
+	/* "{name}.json": the segment must end in the suffix, the parameter is what precedes */
+	CHECK(route(&m, "GET", "/t/AC1/Calls.json") == &table[8]);
+	CHECK_STR(m.params[0], "AC1");
+	CHECK(route(&m, "GET", "/t/AC1/Calls/CA9.json") == &table[9]);
+	CHECK_STR(m.params[0], "AC1");
+	CHECK_STR(m.params[1], "CA9");
+	CHECK(route(&m, "GET", "/t/AC1/Calls/CA9.wav") == &table[10]);
+	CHECK_STR(m.params[1], "CA9");
+	CHECK(route(&m, "GET", "/t/AC1/Calls/a.b.json") == &table[9]);
+	CHECK_STR(m.params[1], "a.b");
+	check_miss("GET", "/t/AC1/Calls/.json", 404); /* an empty parameter */
+	check_miss("GET", "/t/AC1/Calls/json", 404);
+	check_miss("GET", "/t/AC1/Calls/CA9", 404);
+	check_miss("GET", "/t/AC1/Calls/CA9.jso", 404);
+	check_miss("GET", "/t/AC1/Calls/CA9.json/x", 404);
+	check_miss("GET", "/t/AC1/Calls.jsonx", 404);
+	check_miss("POST", "/t/AC1/Calls/CA9.json", 405);
 
 	/* known path, other method: 405; unknown path: 404 */
 	check_miss("DELETE", "/v1/users", 405);
