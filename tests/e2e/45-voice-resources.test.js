@@ -202,7 +202,7 @@ describe('applications', () => {
 	});
 
 	test('JSON verbs are stored as JSON text', async () => {
-		const verbs = [{ say: 'hi' }, { hangup: {} }];
+		const verbs = [{ verb: 'say', text: 'hi' }, { verb: 'hangup' }];
 		const a = h.expectStatus(await ten('POST', '/v1/applications', { json: { name: 'json', kind: 'document', document: verbs } }), 201);
 		assert.deepEqual(JSON.parse(a.document), verbs);
 	});
