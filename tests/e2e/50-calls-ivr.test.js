@@ -206,3 +206,33 @@ test('a number without a tenant is refused (404), nothing is recorded', async ()
 	assert.equal(r.ok, 0);
 	assert.match(r.screen + r.errors, /404/);
 });
+
+test('a dialplan rule sends a number to a stored IVR-menu application (no web server)', async () => {
+	const num = '+15550001112';
+	const n = h.expectStatus(await admin('POST', '/v1/admin/phone-numbers', { json: { number: num, tenant_id: T.tenantId } }), 201);
+	const form = {
+		prompt: 'For the one option, press 1.',
+		timeout: 4,
+		options: { 1: { say: 'You chose one. Goodbye.', hangup: true } },
+		// silence or another key: the menu again, so only the digit-1 branch ends the call
+		no_input: { say: 'We did not hear you.' },
+		invalid: { say: 'That is not an option.' },
+	};
+	const app = h.expectStatus(await srv.req('POST', '/v1/applications', { token: T.token, json: { name: 'menu', kind: 'ivr', form } }), 201);
+	h.expectStatus(await srv.req('POST', '/v1/dialplan-rules', { token: T.token, json: { name: 'menu line', priority: 5, match_number: num, application_id: app.id } }), 201);
+	const fetched = () => docs.seen.filter((x) => !['/events', '/status', '/rec-status'].includes(x.path)).length;
+	const before = fetched();
+	// SIPp's uac_dtmf: answered, digits 1 1 #, then it waits for our BYE
+	const r = await sipp({ port: sipPort }, { scenario: 'uac_dtmf.xml', service: num.slice(1), timeout: 30 });
+	assert.equal(r.ok, 1, r.describe() + '\n' + srv.logs.slice(-3000));
+	assert.equal(fetched(), before, 'no document was fetched from a web server');
+	const calls = h.expectStatus(await srv.req('GET', `/v1/calls?to=${encodeURIComponent(num)}`, { token: T.token }), 200).data;
+	assert.equal(calls.length, 1);
+	const c = await waitFor(async () => {
+		const x = (await srv.req('GET', `/v1/calls/${calls[0].id}`, { token: T.token })).body;
+		return x && x.ended_at ? x : null;
+	}, 10000, 'the record');
+	assert.equal(c.status, 'completed');
+	assert.equal(c.direction, 'inbound');
+	assert.ok(n.id);
+});
