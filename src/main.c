@@ -112,7 +112,8 @@ static int cmd_serve(struct config *cfg)
 		goto out;
 	}
 	if (cfg->voice_enabled && (r = calls_start(cfg, st, app.bus, &calls)) < 0) {
-		fail("cannot start the voice engine (voice.sip_addr, voice.sip_port, voice.rtp_*)", r);
+		fail("cannot start the voice engine (voice.sip_addr, voice.sip_port, voice.rtp_*)",
+		     r);
 		goto out;
 	}
 	if ((r = http_server_start(&app, &srv)) < 0) {

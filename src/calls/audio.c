@@ -94,7 +94,8 @@ static int load_http(struct calls *c, const char *url, struct voice_audio **ret,
 	int r = webhooks_fetch(&w, &res);
 	if (r < 0 || res.status < 200 || res.status > 299) {
 		if (r < 0)
-			snprintf(m, sizeof(m), "Play %s failed: %s", url, res.error ? res.error : "error");
+			snprintf(m, sizeof(m), "Play %s failed: %s", url,
+				 res.error ? res.error : "error");
 		else
 			snprintf(m, sizeof(m), "Play %s answered HTTP %d", url, res.status);
 		*ret_err = mem_strdup(m);

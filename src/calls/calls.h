@@ -51,7 +51,7 @@ struct calls_refusal {
 struct calls_request {
 	const char *tenant_id;
 	const json_t *body;
-	bool allow_private; /* outbound.allow_private, for the URLs */
+	bool allow_private;	  /* outbound.allow_private, for the URLs */
 	const char *home_country; /* voice.home_country: the default allowed destination */
 };
 /* What the check accepted: strings point into the body or are static. */

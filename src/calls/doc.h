@@ -47,11 +47,11 @@ enum {
 
 struct cdoc_noun {
 	enum cdoc_noun_kind kind;
-	char *target;	       /* E.164 number, sip: URI, or client identity */
-	char *send_digits;     /* Number sendDigits (NULL if none) */
-	char *url, *method;    /* whisper document run on the callee before bridging */
+	char *target;	    /* E.164 number, sip: URI, or client identity */
+	char *send_digits;  /* Number sendDigits (NULL if none) */
+	char *url, *method; /* whisper document run on the callee before bridging */
 	char *status_callback, *status_callback_method;
-	unsigned status_events; /* CDOC_EV_* bits; 0 when absent (= completed only) */
+	unsigned status_events;	   /* CDOC_EV_* bits; 0 when absent (= completed only) */
 	char *username, *password; /* Sip */
 };
 
@@ -64,17 +64,17 @@ struct cdoc_verb {
 	   Redirect: text is the URL. Reject: text is the reason ("rejected" | "busy"). */
 	char *text;
 	char *voice, *language;
-	unsigned loop; /* Say/Play: default 1; 0 = forever */
-	char *digits;  /* Play digits: 0-9 * # A-D w (w = 0.5 s pause) */
+	unsigned loop;	   /* Say/Play: default 1; 0 = forever */
+	char *digits;	   /* Play digits: 0-9 * # A-D w (w = 0.5 s pause) */
 	unsigned length_s; /* Pause length (default 1) */
 
 	/* Gather / Record / Dial */
-	char *action, *method; /* method default POST (NULL here means absent) */
-	unsigned timeout_s;    /* Gather 5, Record 5 (silence), Dial 30 */
-	char finish_on_key[16]; /* Gather "#" by default ("" when set empty); Record
-				   "1234567890*#" by default */
-	unsigned num_digits;	/* Gather: 0 = unlimited */
-	bool action_on_empty;	/* Gather actionOnEmptyResult */
+	char *action, *method;	       /* method default POST (NULL here means absent) */
+	unsigned timeout_s;	       /* Gather 5, Record 5 (silence), Dial 30 */
+	char finish_on_key[16];	       /* Gather "#" by default ("" when set empty); Record
+					  "1234567890*#" by default */
+	unsigned num_digits;	       /* Gather: 0 = unlimited */
+	bool action_on_empty;	       /* Gather actionOnEmptyResult */
 	bool input_dtmf, input_speech; /* Gather input (default dtmf only) */
 	char *hints;		       /* Gather hints */
 	char *speech_timeout;	       /* Gather speechTimeout ("auto" or seconds) */

@@ -36,7 +36,7 @@ struct ccall {
 	uint64_t lid; /* our key (never reused) */
 	uint64_t eid; /* the engine's call id, 0 until dialled / while queued */
 	char id[ID_LEN + 1], tenant[ID_LEN + 1], parent[ID_LEN + 1];
-	char direction[16];  /* inbound | outbound-api | outbound-dial */
+	char direction[16]; /* inbound | outbound-api | outbound-dial */
 	char from[130], to[130];
 	char status[16];
 	char *auth_token; /* the tenant's (signs document requests) */
@@ -47,15 +47,15 @@ struct ccall {
 	bool record_call; /* POST /v1/calls record: the whole call */
 
 	/* the program */
-	char *doc_url;	/* the current document's URL (base of relative URLs); NULL inline */
+	char *doc_url;	    /* the current document's URL (base of relative URLs); NULL inline */
 	char doc_method[8]; /* of an outbound-api call's first request */
 	char *sip_user, *sip_pass; /* Dial <Sip username password> */
 	struct cdoc *doc;
-	size_t pc;	/* next verb */
+	size_t pc;		     /* next verb */
 	const struct cdoc_verb *cur; /* running verb (points into doc) */
 	enum cwait wait;
-	unsigned gen;	 /* bumped when the program changes: stale results are dropped */
-	size_t child;	 /* Gather: next child to run */
+	unsigned gen; /* bumped when the program changes: stale results are dropped */
+	size_t child; /* Gather: next child to run */
 	bool collect_done;
 	char digits[33];
 	int collect_end;
@@ -65,7 +65,7 @@ struct ccall {
 	bool answered, ended, hangup_sent, error_prompt;
 	uint64_t created_us, ring_us, answer_us;
 	int sip_code;
-	int end_cause; /* enum voice_end */
+	int end_cause;	      /* enum voice_end */
 	uint64_t deadline_us; /* time limit */
 
 	/* legs: a Dial parent and its child, or a bridged pair */
@@ -74,7 +74,7 @@ struct ccall {
 	uint64_t parent_lid; /* child: its parent */
 	uint64_t xfer_lid;   /* a transfer's consult leg */
 	bool xfer_attended;
-	size_t noun;	     /* Dial: next noun to try */
+	size_t noun; /* Dial: next noun to try */
 	char dial_status[16];
 	uint64_t dial_answer_us;
 
@@ -98,19 +98,19 @@ struct ccall {
 
 	struct voice_quality q;
 	bool have_q;
-	json_t *recordings; /* ids */
+	json_t *recordings;		   /* ids */
 	struct ccall *next_lid, *next_eid; /* hash chains */
 };
 
 /* A result coming back to the control thread. */
 enum task_kind {
-	T_INBOUND,  /* an INCOMING call resolved: doc or error */
-	T_DOC,	    /* a document fetched and parsed */
-	T_AUDIO,    /* a Play's audio loaded */
-	T_DIAL,	    /* an outbound-api call to place (from the call.dial consumer) */
-	T_ROUTES,   /* a leg's carriers ranked */
-	T_CONTROL,  /* a call.control command */
-	T_REFUSED,  /* an outbound-api call refused before dialling (settled by the consumer) */
+	T_INBOUND, /* an INCOMING call resolved: doc or error */
+	T_DOC,	   /* a document fetched and parsed */
+	T_AUDIO,   /* a Play's audio loaded */
+	T_DIAL,	   /* an outbound-api call to place (from the call.dial consumer) */
+	T_ROUTES,  /* a leg's carriers ranked */
+	T_CONTROL, /* a call.control command */
+	T_REFUSED, /* an outbound-api call refused before dialling (settled by the consumer) */
 };
 
 struct task {
@@ -173,7 +173,7 @@ struct calls {
 	size_t naudio;
 
 	/* carriers as trunks; channels in use per carrier */
-	json_t *trunks; /* {carrier_id: {trunk, updated_us}} (control thread) */
+	json_t *trunks;	   /* {carrier_id: {trunk, updated_us}} (control thread) */
 	json_t *trunk_ids; /* {"<trunk id>": carrier_id} */
 	json_t *channels;  /* {carrier_id: n} */
 	uint64_t trunks_at_us, beat_at_us;
@@ -230,15 +230,15 @@ void interp_fetch_work(struct calls *c, void *arg);
 /* The document a request names (worker); NULL with *ret_err (malloc'd) on failure. */
 struct cdoc *interp_fetch_doc(struct calls *c, struct fetch_req *f, char **ret_err);
 void interp_on_incoming(struct calls *c, const struct voice_event *ev); /* INCOMING */
-void interp_on_inbound(struct calls *c, struct task *t);		   /* T_INBOUND */
+void interp_on_inbound(struct calls *c, struct task *t);		/* T_INBOUND */
 /* audio.c: a Play's audio (worker; arg is a fetch_req with url), the cache */
 void interp_audio_work(struct calls *c, void *arg);
 void interp_audio_cache_free(struct calls *c);
 
 /* ---- legs.c: dialling, LCR failover, Dial, bridges, transfers, outbound-api ---- */
-void legs_on_dial_task(struct calls *c, struct task *t);   /* T_DIAL */
-void legs_on_routes(struct calls *c, struct task *t);	    /* T_ROUTES */
-void legs_on_control(struct calls *c, struct task *t);	    /* T_CONTROL */
+void legs_on_dial_task(struct calls *c, struct task *t); /* T_DIAL */
+void legs_on_routes(struct calls *c, struct task *t);	 /* T_ROUTES */
+void legs_on_control(struct calls *c, struct task *t);	 /* T_CONTROL */
 /* Verb Dial on parent k: starts its first noun. */
 void legs_dial_verb(struct calls *c, struct ccall *k);
 /* Engine events of a leg that is a child or being dialled. */
@@ -255,8 +255,7 @@ void legs_control_consumer(struct bus_msg *m, void *arg);
 /* Status change of a live call: row update, call.* event and status callback. */
 void rec_status(struct calls *c, struct ccall *k, const char *status);
 /* The call record at hangup (and the completed callback and event). */
-void rec_finish(struct calls *c, struct ccall *k, const struct voice_event *ev,
-		const char *reason);
+void rec_finish(struct calls *c, struct ccall *k, const struct voice_event *ev, const char *reason);
 void rec_insert_leg(struct calls *c, struct ccall *k); /* a Dial child's row */
 void rec_error(struct calls *c, struct ccall *k, const char *url, const char *why);
 void rec_recording_start(struct calls *c, struct ccall *k, const char *source);

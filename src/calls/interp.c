@@ -18,8 +18,8 @@
 json_t *interp_params(const struct ccall *k)
 {
 	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "CallSid", k->id, "AccountSid",
-			 k->tenant, "From", k->from, "To", k->to, "Caller", k->from, "Called", k->to,
-			 "CallStatus", k->status, "Direction", k->direction, "ApiVersion",
+			 k->tenant, "From", k->from, "To", k->to, "Caller", k->from, "Called",
+			 k->to, "CallStatus", k->status, "Direction", k->direction, "ApiVersion",
 			 "2010-04-01");
 }
 
@@ -97,7 +97,8 @@ struct cdoc *interp_fetch_doc(struct calls *c, struct fetch_req *f, char **ret_e
 	int r = webhooks_fetch(&w, &res);
 	char m[256];
 	if (r < 0) {
-		snprintf(m, sizeof(m), "fetch of %s failed: %s", f->url, res.error ? res.error : "error");
+		snprintf(m, sizeof(m), "fetch of %s failed: %s", f->url,
+			 res.error ? res.error : "error");
 		*ret_err = mem_strdup(m);
 		free(res.body);
 		return NULL;
@@ -404,7 +405,6 @@ static void start_say(struct calls *c, struct ccall *k, const struct cdoc_verb *
 	k->wait = W_PLAY;
 }
 
-
 static void start_play(struct calls *c, struct ccall *k, const struct cdoc_verb *v)
 {
 	if (v->digits && *v->digits) {
@@ -469,7 +469,8 @@ static void gather_next(struct calls *c, struct ccall *k)
 		if (ch->kind == CDOC_SAY) {
 			char lang[16];
 			say_lang(ch, lang);
-			if (voice_call_say(c->engine, k->eid, ch->text ? ch->text : "", lang, ch->loop) == 0) {
+			if (voice_call_say(c->engine, k->eid, ch->text ? ch->text : "", lang,
+					   ch->loop) == 0) {
 				k->wait = W_PLAY;
 				return;
 			}
@@ -482,7 +483,8 @@ static void gather_next(struct calls *c, struct ccall *k)
 				return;
 		} else if (ch->kind == CDOC_PAUSE) {
 			k->wait = W_PAUSE;
-			calls_timer(c, k, time_now_us() + (uint64_t)ch->length_s * 1000000, TM_PAUSE);
+			calls_timer(c, k, time_now_us() + (uint64_t)ch->length_s * 1000000,
+				    TM_PAUSE);
 			return;
 		}
 	}
@@ -552,7 +554,8 @@ void interp_step(struct calls *c, struct ccall *k)
 {
 	while (k->wait == W_NONE && !k->ended) {
 		if (!k->answered) { /* inbound: answer when the first verb that needs media runs */
-			const struct cdoc_verb *v = k->doc && k->pc < k->doc->nverbs ? &k->doc->verbs[k->pc] : NULL;
+			const struct cdoc_verb *v =
+			    k->doc && k->pc < k->doc->nverbs ? &k->doc->verbs[k->pc] : NULL;
 			if (v && v->kind == CDOC_REJECT) {
 				voice_call_reject(c->engine, k->eid,
 						  v->text && !strcmp(v->text, "busy") ? 486 : 603);
@@ -585,7 +588,8 @@ void interp_step(struct calls *c, struct ccall *k)
 			break;
 		case CDOC_PAUSE:
 			k->wait = W_PAUSE;
-			calls_timer(c, k, time_now_us() + (uint64_t)v->length_s * 1000000, TM_PAUSE);
+			calls_timer(c, k, time_now_us() + (uint64_t)v->length_s * 1000000,
+				    TM_PAUSE);
 			break;
 		case CDOC_GATHER:
 			start_gather(c, k, v);

@@ -69,13 +69,15 @@ static int guard(struct calls *c, struct settings_q *q, struct policy_refusal *w
 {
 	if (q->to[0] == '+') {
 		const char *allowed = setting_str(c, q->settings, "allowed_countries", NULL);
-		const char *home = setting_str(c, q->settings, "home_country", c->cfg->voice_home_country);
+		const char *home =
+		    setting_str(c, q->settings, "home_country", c->cfg->voice_home_country);
 		if (policy_dest_check(q->to, allowed, home, why) < 0)
 			return -EPERM;
 	}
 	if (!q->outbound_api)
 		return 0;
-	int64_t max = setting_int(q->settings, "max_concurrent_calls", c->cfg->voice_max_concurrent);
+	int64_t max =
+	    setting_int(q->settings, "max_concurrent_calls", c->cfg->voice_max_concurrent);
 	if (q->live >= max) {
 		*why = (struct policy_refusal){"concurrent_call_limit",
 					       "the tenant's concurrent-call cap is reached"};
@@ -193,9 +195,9 @@ static void dial_prep_work(struct calls *c, void *arg)
 	struct task *t = mem_zalloc(sizeof(*t));
 	t->kind = T_DIAL;
 	t->msg = p->msg;
-	t->row = json_pack("{s:O,s:o,s:I,s:s?}", "call", q.call, "routes",
-			   routes ? routes : json_null(), "wait_us", (json_int_t)wait, "auth_token",
-			   json_str(q.token, "auth_token"));
+	t->row =
+	    json_pack("{s:O,s:o,s:I,s:s?}", "call", q.call, "routes", routes ? routes : json_null(),
+		      "wait_us", (json_int_t)wait, "auth_token", json_str(q.token, "auth_token"));
 	calls_post(c, t);
 out:
 	json_decref(pl);
@@ -322,9 +324,9 @@ static void place(struct calls *c, struct ccall *k)
 			       .auth_pass = pass};
 	uint64_t eid;
 	int r = voice_call_dial(c->engine, &d, &eid);
-	json_array_append_new(k->attempts,
-			      json_pack("{s:s?,s:s,s:I}", "carrier_id", carrier ? k->carrier_id : NULL,
-					"uri", uri, "started_us", (json_int_t)time_now_us()));
+	json_array_append_new(k->attempts, json_pack("{s:s?,s:s,s:I}", "carrier_id",
+						     carrier ? k->carrier_id : NULL, "uri", uri,
+						     "started_us", (json_int_t)time_now_us()));
 	if (r < 0) {
 		json_object_set_new(json_array_get(k->attempts, json_array_size(k->attempts) - 1),
 				    "error", json_string("engine refused the call"));
@@ -436,7 +438,8 @@ static void start_noun(struct calls *c, struct ccall *k)
 	x->sc_events = n->status_events ? n->status_events : CDOC_EV_COMPLETED;
 	x->dial_timeout_s = v->timeout_s;
 	x->deadline_us = (uint64_t)v->time_limit_s * 1000000;
-	snprintf(x->send_digits, sizeof(x->send_digits), "%s", n->send_digits ? n->send_digits : "");
+	snprintf(x->send_digits, sizeof(x->send_digits), "%s",
+		 n->send_digits ? n->send_digits : "");
 	x->parent_lid = k->lid;
 	k->dial_lid = x->lid;
 	rec_insert_leg(c, x);
@@ -459,7 +462,8 @@ void legs_on_routes(struct calls *c, struct task *t)
 	if (!x || x->ended)
 		return;
 	if (!t->row || !json_array_size(t->row)) {
-		leg_failed(c, x, 0, false, t->error ? t->error : "no healthy carrier routes this number");
+		leg_failed(c, x, 0, false,
+			   t->error ? t->error : "no healthy carrier routes this number");
 		return;
 	}
 	x->routes = json_incref(t->row);

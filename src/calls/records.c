@@ -35,8 +35,8 @@ static void emit_all(struct calls *c, struct store_tx *tx, const char *tenant, j
 	size_t i;
 	json_t *e;
 	json_array_foreach (json_object_get(o, "events"), i, e)
-		webhooks_emit_tx(c->bus, tx, tenant, s_(e, "type"), json_object_get(e, "data"), NULL,
-				 NULL);
+		webhooks_emit_tx(c->bus, tx, tenant, s_(e, "type"), json_object_get(e, "data"),
+				 NULL, NULL);
 	json_array_foreach (json_object_get(o, "callbacks"), i, e)
 		webhooks_callback_tx(c->bus, tx, tenant, s_(e, "url"), s_(e, "method"),
 				     json_object_get(e, "params"));
@@ -101,7 +101,8 @@ static int op_fn(struct store_tx *tx, void *arg)
 					     .source = s_(x, "source"),
 					     .path = s_(x, "path"),
 					     .status_callback = s_(x, "status_callback"),
-					     .status_callback_method = s_(x, "status_callback_method")};
+					     .status_callback_method =
+						 s_(x, "status_callback_method")};
 		if ((r = store_recording_insert(tx, &rr)) < 0 ||
 		    (r = store_call_add_recording(tx, s_(o, "id"), rr.id)) < 0)
 			return r;
@@ -162,10 +163,10 @@ static void add_callback(const struct ccall *k, json_t *o, unsigned bit, json_t 
 		json_object_update(p, extra);
 		json_decref(extra);
 	}
-	json_array_append_new(json_object_get(o, "callbacks"),
-			      json_pack("{s:s,s:s,s:o}", "url", k->status_callback, "method",
-					k->status_callback_method ? k->status_callback_method : "POST",
-					"params", p));
+	json_array_append_new(
+	    json_object_get(o, "callbacks"),
+	    json_pack("{s:s,s:s,s:o}", "url", k->status_callback, "method",
+		      k->status_callback_method ? k->status_callback_method : "POST", "params", p));
 }
 
 void rec_status(struct calls *c, struct ccall *k, const char *status)
@@ -221,8 +222,7 @@ static const char *final_status(const struct ccall *k)
 	return policy_fail_status(k->sip_code, k->end_cause == VOICE_END_TIMEOUT, false);
 }
 
-void rec_finish(struct calls *c, struct ccall *k, const struct voice_event *ev,
-		const char *reason)
+void rec_finish(struct calls *c, struct ccall *k, const struct voice_event *ev, const char *reason)
 {
 	if (!k->id[0])
 		return;
@@ -246,11 +246,15 @@ void rec_finish(struct calls *c, struct ccall *k, const struct voice_event *ev,
 	} else if (k->answered) {
 		billed = dur;
 	}
-	static const char *const causes[] = {"hung up by IRISX", "hung up by the far end",
-					     "canceled by the caller", "rejected by the far end",
-					     "no answer", "error", "service shutdown"};
-	const char *why = reason ? reason
-				 : causes[k->end_cause >= 0 && k->end_cause <= 6 ? k->end_cause : 5];
+	static const char *const causes[] = {"hung up by IRISX",
+					     "hung up by the far end",
+					     "canceled by the caller",
+					     "rejected by the far end",
+					     "no answer",
+					     "error",
+					     "service shutdown"};
+	const char *why =
+	    reason ? reason : causes[k->end_cause >= 0 && k->end_cause <= 6 ? k->end_cause : 5];
 	int code = k->sip_code ? k->sip_code : (k->answered ? 200 : 0);
 	json_t *q = NULL;
 	if (k->have_q)
@@ -280,15 +284,17 @@ void rec_finish(struct calls *c, struct ccall *k, const struct voice_event *ev,
 		json_object_set_new(d, "quality", q);
 	if (cost >= 0)
 		json_object_set_new(d, "price_micros", json_integer(cost));
-	add_event(o, strcmp(status, CALL_COMPLETED) && strcmp(status, CALL_CANCELED) &&
-			     strcmp(status, CALL_BUSY) && strcmp(status, CALL_NO_ANSWER)
-			 ? "call.failed"
-			 : "call.completed",
+	add_event(o,
+		  strcmp(status, CALL_COMPLETED) && strcmp(status, CALL_CANCELED) &&
+			  strcmp(status, CALL_BUSY) && strcmp(status, CALL_NO_ANSWER)
+		      ? "call.failed"
+		      : "call.completed",
 		  d);
 	char ds[16];
 	snprintf(ds, sizeof(ds), "%u", dur);
 	add_callback(k, o, CDOC_EV_COMPLETED,
-		     json_pack("{s:s,s:s,s:s}", "CallDuration", ds, "Duration", ds, "SipResponseCode",
+		     json_pack("{s:s,s:s,s:s}", "CallDuration", ds, "Duration", ds,
+			       "SipResponseCode",
 			       code ? (snprintf(ds, sizeof(ds), "%d", code), ds) : "0"));
 	submit(c, o);
 }
@@ -328,16 +334,17 @@ void rec_recording_done(struct calls *c, struct ccall *k, const struct voice_eve
 	json_t *o = new_op(k);
 	json_object_set_new(o, "recording_done",
 			    json_pack("{s:s,s:s,s:i,s:I}", "id", k->rec_id, "status",
-				      ok ? "completed" : "failed", "duration_ms", (int)ev->duration_ms,
-				      "bytes", (json_int_t)(ok ? sb.st_size : 0)));
+				      ok ? "completed" : "failed", "duration_ms",
+				      (int)ev->duration_ms, "bytes",
+				      (json_int_t)(ok ? sb.st_size : 0)));
 	char url[512], dur[16];
 	snprintf(url, sizeof(url), "http://%s/v1/recordings/%s/audio", c->cfg->http_listen,
 		 k->rec_id);
 	snprintf(dur, sizeof(dur), "%u", (ev->duration_ms + 500) / 1000);
 	if (ok)
 		add_event(o, "recording.completed",
-			  json_pack("{s:s,s:s,s:i,s:s}", "recording_id", k->rec_id, "call_id", k->id,
-				    "duration_ms", (int)ev->duration_ms, "url", url));
+			  json_pack("{s:s,s:s,s:i,s:s}", "recording_id", k->rec_id, "call_id",
+				    k->id, "duration_ms", (int)ev->duration_ms, "url", url));
 	if (k->rec_cb && *k->rec_cb) {
 		json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "AccountSid", k->tenant,
 				      "CallSid", k->id, "RecordingSid", k->rec_id, "RecordingUrl",
@@ -345,8 +352,8 @@ void rec_recording_done(struct calls *c, struct ccall *k, const struct voice_eve
 				      "RecordingDuration", dur, "RecordingChannels", "1");
 		json_array_append_new(json_object_get(o, "callbacks"),
 				      json_pack("{s:s,s:s,s:o}", "url", k->rec_cb, "method",
-						k->rec_cb_method ? k->rec_cb_method : "POST", "params",
-						p));
+						k->rec_cb_method ? k->rec_cb_method : "POST",
+						"params", p));
 	}
 	submit(c, o);
 	if (k->wait != W_RECORD || k->ended)
@@ -430,8 +437,12 @@ static int rate_fn(struct store_tx *tx, void *arg)
 /* The price of a recovered call from its carrier's deck today (-1: unpriced). */
 static int64_t recovered_cost(struct calls *c, const json_t *row, unsigned dur, unsigned *billed)
 {
-	struct rate_q q = {json_str(row, "tenant_id"), json_str(row, "to_addr"),
-			   json_str(row, "carrier_id"), -1, 60, 60};
+	struct rate_q q = {json_str(row, "tenant_id"),
+			   json_str(row, "to_addr"),
+			   json_str(row, "carrier_id"),
+			   -1,
+			   60,
+			   60};
 	*billed = dur;
 	if (!q.carrier || !q.to || q.to[0] != '+' ||
 	    store_tx(c->st, q.tenant, STORE_READ, rate_fn, &q) < 0 || q.per_min < 0)
@@ -455,7 +466,8 @@ void rec_recover(struct calls *c, void *arg)
 			struct ccall k = {0};
 			snprintf(k.id, sizeof(k.id), "%s", json_str(row, "id"));
 			snprintf(k.tenant, sizeof(k.tenant), "%s", json_str(row, "tenant_id"));
-			snprintf(k.direction, sizeof(k.direction), "%s", json_str(row, "direction"));
+			snprintf(k.direction, sizeof(k.direction), "%s",
+				 json_str(row, "direction"));
 			snprintf(k.from, sizeof(k.from), "%s", json_str(row, "from_addr"));
 			snprintf(k.to, sizeof(k.to), "%s", json_str(row, "to_addr"));
 			k.status_callback = (char *)json_str(row, "status_callback");
@@ -463,10 +475,13 @@ void rec_recover(struct calls *c, void *arg)
 			k.sc_events = CDOC_EV_COMPLETED;
 			uint64_t ans = (uint64_t)json_int(row, "answer_us", 0);
 			uint64_t seen = (uint64_t)json_int(row, "seen_us", 0);
-			uint64_t end = seen > ans ? seen : ans ? ans : (uint64_t)json_int(row, "created_us", 0);
+			uint64_t end = seen > ans ? seen
+				       : ans	  ? ans
+						  : (uint64_t)json_int(row, "created_us", 0);
 			const char *status = ans ? CALL_COMPLETED : CALL_FAILED;
 			snprintf(k.status, sizeof(k.status), "%s", status);
-			unsigned dur = ans ? (unsigned)((end - ans + 500000) / 1000000) : 0, billed = 0;
+			unsigned dur = ans ? (unsigned)((end - ans + 500000) / 1000000) : 0,
+				 billed = 0;
 			int64_t cost = ans ? recovered_cost(c, row, dur, &billed) : -1;
 			json_t *o = new_op(&k);
 			json_object_set_new(
@@ -476,8 +491,8 @@ void rec_recover(struct calls *c, void *arg)
 				      "media process restarted: the call was lost and is closed at "
 				      "its last sign of life",
 				      "sip_code", 0, "q850_cause", 41, "duration_s", (int)dur,
-				      "billed_s", (int)billed, "cost_micros", (json_int_t)cost, "end_us",
-				      (json_int_t)end));
+				      "billed_s", (int)billed, "cost_micros", (json_int_t)cost,
+				      "end_us", (json_int_t)end));
 			json_t *d = event_data(&k);
 			json_object_set_new(d, "end_reason", json_string("media_restart"));
 			add_event(o, ans ? "call.completed" : "call.failed", d);

@@ -54,7 +54,7 @@ char *xstrdup(const char *s)
 
 /* ---- the call table ---- */
 
-#define HSLOT(x) ((size_t)((x) * 0x9E3779B97F4A7C15ull >> 52) & 4095)
+#define HSLOT(x) ((size_t)((x)*0x9E3779B97F4A7C15ull >> 52) & 4095)
 
 struct ccall *ccall_new(struct calls *c)
 {
@@ -176,7 +176,8 @@ static void timer_pop(struct calls *c)
 		size_t l = 2 * i + 1, m = i;
 		if (l < n && c->timers[l].due_us < last.due_us)
 			m = l;
-		if (l + 1 < n && c->timers[l + 1].due_us < (m == i ? last.due_us : c->timers[m].due_us))
+		if (l + 1 < n &&
+		    c->timers[l + 1].due_us < (m == i ? last.due_us : c->timers[m].due_us))
 			m = l + 1;
 		if (m == i)
 			break;
@@ -229,7 +230,6 @@ static void task_free(struct task *t)
 	mem_free(t);
 }
 
-
 static void run_task(struct calls *c, struct task *t)
 {
 	struct ccall *k = ccall_by_lid(c, t->lid);
@@ -245,7 +245,8 @@ static void run_task(struct calls *c, struct task *t)
 				t->doc = NULL;
 				interp_run(c, k, d, t->url);
 			} else {
-				interp_doc_failed(c, k, t->url, t->error ? t->error : "fetch failed");
+				interp_doc_failed(c, k, t->url,
+						  t->error ? t->error : "fetch failed");
 			}
 		}
 		break;
@@ -373,7 +374,7 @@ static void *persist_main(void *arg)
 			for (struct pjob *p = first; p; p = p->next)
 				if ((r = store_tx(c->st, NULL, STORE_WRITE, one_fn, p)) < 0)
 					calls_log(LOG_ERROR, "call record write failed", "error",
-						strerror(-r), NULL);
+						  strerror(-r), NULL);
 		bus_kick(c->bus);
 		while (first) {
 			struct pjob *nx = first->next;
@@ -411,13 +412,15 @@ static void trunks_sync(struct calls *c, json_t *rows)
 			voice_trunk_remove(c->engine, (uint64_t)json_int(have, "trunk", 0));
 			json_object_del(c->trunks, id);
 		}
-		int64_t reg = json_int(row, "register_expires", 0), ping = json_int(row, "ping_ms", 0);
+		int64_t reg = json_int(row, "register_expires", 0),
+			ping = json_int(row, "ping_ms", 0);
 		if (!reg && !ping)
 			continue;
 		char uri[300];
 		const char *tr = json_str(row, "transport");
 		snprintf(uri, sizeof(uri), "sip:%s:%d%s%s", json_str(row, "host"),
-			 (int)json_int(row, "port", 5060), tr && strcmp(tr, "udp") ? ";transport=" : "",
+			 (int)json_int(row, "port", 5060),
+			 tr && strcmp(tr, "udp") ? ";transport=" : "",
 			 tr && strcmp(tr, "udp") ? tr : "");
 		struct voice_trunk t = {.uri = uri,
 					.user = json_str(row, "username"),
@@ -429,15 +432,17 @@ static void trunks_sync(struct calls *c, json_t *rows)
 			calls_log(LOG_WARN, "carrier trunk not started", "carrier", id, NULL);
 			continue;
 		}
-		json_object_set_new(c->trunks, id, json_pack("{s:I,s:I}", "trunk", (json_int_t)tid,
-							   "updated_us", (json_int_t)upd));
+		json_object_set_new(c->trunks, id,
+				    json_pack("{s:I,s:I}", "trunk", (json_int_t)tid, "updated_us",
+					      (json_int_t)upd));
 		char tk[24];
 		snprintf(tk, sizeof(tk), "%llu", (unsigned long long)tid);
 		json_object_set_new(c->trunk_ids, tk, json_string(id));
 	}
 	const char *id;
 	json_t *v, *tmp;
-	json_object_foreach_safe (c->trunks, tmp, id, v) {
+	json_object_foreach_safe(c->trunks, tmp, id, v)
+	{
 		if (!json_object_get(seen, id)) {
 			voice_trunk_remove(c->engine, (uint64_t)json_int(v, "trunk", 0));
 			json_object_del(c->trunks, id);
@@ -484,7 +489,7 @@ static void on_event(struct calls *c, const struct voice_event *ev)
 		return;
 	struct ccall *k = ccall_by_eid(c, ev->call);
 	if (ev->type == VOICE_EV_INCOMING) {
-			interp_on_incoming(c, ev);
+		interp_on_incoming(c, ev);
 		return;
 	}
 	if (!k)
@@ -516,7 +521,8 @@ static void *ctl_main(void *arg)
 			if (timeout > 1000)
 				timeout = 1000;
 		}
-		struct pollfd p[2] = {{.fd = efd, .events = POLLIN}, {.fd = c->wake[0], .events = POLLIN}};
+		struct pollfd p[2] = {{.fd = efd, .events = POLLIN},
+				      {.fd = c->wake[0], .events = POLLIN}};
 		poll(p, 2, timeout);
 		if (p[1].revents & POLLIN) {
 			char b[256];
@@ -594,7 +600,8 @@ int calls_start(const struct config *cfg, struct store *st, struct bus *bus, str
 	vc.rtp_port_min = (uint16_t)cfg->voice_rtp_port_min;
 	vc.rtp_port_max = (uint16_t)cfg->voice_rtp_port_max;
 	vc.max_calls = (unsigned)cfg->voice_max_calls;
-	vc.trusted_ips = cfg->voice_trusted_ips && *cfg->voice_trusted_ips ? cfg->voice_trusted_ips : NULL;
+	vc.trusted_ips =
+	    cfg->voice_trusted_ips && *cfg->voice_trusted_ips ? cfg->voice_trusted_ips : NULL;
 	vc.pike_reqs = (unsigned)cfg->voice_pike_reqs;
 	vc.pike_window_ms = (unsigned)cfg->voice_pike_window_ms;
 	if ((r = voice_engine_start(&vc, &c->engine)) < 0)
@@ -611,7 +618,8 @@ int calls_start(const struct config *cfg, struct store *st, struct bus *bus, str
 					 .subject = CALLS_DIAL_SUBJECT,
 					 .batch = 64,
 					 .max_inflight = 2048,
-					 .visibility_us = 30000000, /* a crashed run's jobs return soon */
+					 .visibility_us =
+					     30000000, /* a crashed run's jobs return soon */
 					 .max_attempts = 1000,
 					 .backoff_base_us = 1000000,
 					 .backoff_max_us = 30000000};
@@ -627,8 +635,8 @@ int calls_start(const struct config *cfg, struct store *st, struct bus *bus, str
 	}
 	char port[8];
 	snprintf(port, sizeof(port), "%u", voice_engine_sip_port(c->engine));
-	calls_log(LOG_INFO, "voice engine started", "sip_addr", cfg->voice_sip_addr,
-		"sip_port", port, "run", c->run, NULL);
+	calls_log(LOG_INFO, "voice engine started", "sip_addr", cfg->voice_sip_addr, "sip_port",
+		  port, "run", c->run, NULL);
 	*ret = c;
 	return 0;
 fail_early:

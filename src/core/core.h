@@ -126,14 +126,14 @@ struct config {
 	int voice_sip_port;		 /* voice.sip_port */
 	char *voice_media_addr;		 /* voice.media_addr */
 	int voice_rtp_port_min, voice_rtp_port_max;
-	int voice_max_calls;		 /* voice.max_calls: engine capacity */
-	char *voice_trusted_ips;	 /* voice.trusted_ips: exempt from the SIP edge limits */
+	int voice_max_calls;	 /* voice.max_calls: engine capacity */
+	char *voice_trusted_ips; /* voice.trusted_ips: exempt from the SIP edge limits */
 	int voice_pike_reqs, voice_pike_window_ms; /* voice.pike_*: per-source request rate */
-	char *voice_home_country;	 /* voice.home_country: default allowed destination */
-	int voice_cps;			 /* voice.calls_per_second: default per tenant */
-	int voice_max_concurrent;	 /* voice.max_concurrent_calls: default per tenant */
-	int voice_daily_spend_cap;	 /* voice.daily_spend_cap: currency units, 0 none */
-	int voice_doc_workers;		 /* voice.document_workers */
+	char *voice_home_country;  /* voice.home_country: default allowed destination */
+	int voice_cps;		   /* voice.calls_per_second: default per tenant */
+	int voice_max_concurrent;  /* voice.max_concurrent_calls: default per tenant */
+	int voice_daily_spend_cap; /* voice.daily_spend_cap: currency units, 0 none */
+	int voice_doc_workers;	   /* voice.document_workers */
 };
 /* Loads defaults, then path (NULL: IRISX_CONFIG or ./irisx.conf if present), then env.
    On error *ret_err names the bad key (static or malloc'd; caller prints). */

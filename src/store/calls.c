@@ -237,7 +237,8 @@ int store_calls_orphaned(struct store_tx *tx, const char *run, uint64_t before_u
 			 json_t **ret)
 {
 	return stx_query(tx, ret,
-			 "SELECT " CALL_COLS " FROM calls WHERE end_us IS NULL AND engine_run IS NOT "
+			 "SELECT " CALL_COLS
+			 " FROM calls WHERE end_us IS NULL AND engine_run IS NOT "
 			 "NULL AND engine_run <> ? AND created_us < ? ORDER BY id LIMIT ?",
 			 "sii", run ? run : "", (int64_t)before_us, (int64_t)limit);
 }

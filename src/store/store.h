@@ -372,9 +372,9 @@ int store_carrier_health(struct store_tx *tx, const char *id, const char *health
 /* Every enabled carrier of every owner (system scope; the engine's trunks). */
 int store_carriers_enabled(struct store_tx *tx, json_t **ret);
 struct store_carrier_rate {
-	const char *prefix;	/* digits of the E.164 number without '+' */
-	int64_t cost_micros;	/* per minute */
-	int min_s, incr_s;	/* billing increments: 60/60, 1/1, 30/6 ... */
+	const char *prefix;  /* digits of the E.164 number without '+' */
+	int64_t cost_micros; /* per minute */
+	int min_s, incr_s;   /* billing increments: 60/60, 1/1, 30/6 ... */
 };
 int store_carrier_rates_replace(struct store_tx *tx, const char *carrier_id, const char *tenant_id,
 				const struct store_carrier_rate *rates, size_t n);
@@ -404,8 +404,7 @@ struct store_application {
 	const char *id, *tenant_id, *name, *kind, *source, *document;
 };
 int store_application_insert(struct store_tx *tx, const struct store_application *a);
-int store_application_get(struct store_tx *tx, const char *tenant_id, const char *id,
-			  json_t **ret);
+int store_application_get(struct store_tx *tx, const char *tenant_id, const char *id, json_t **ret);
 int store_application_list(struct store_tx *tx, const char *tenant_id, const char *cursor,
 			   int limit, json_t **ret);
 int store_application_update(struct store_tx *tx, const char *tenant_id, const char *id,
@@ -448,8 +447,8 @@ struct store_recording {
 };
 int store_recording_insert(struct store_tx *tx, const struct store_recording *r); /* in-progress */
 /* status "completed" | "failed"; tenant_id NULL: any (the call service). */
-int store_recording_done(struct store_tx *tx, const char *id, const char *status,
-			 int duration_ms, int64_t bytes);
+int store_recording_done(struct store_tx *tx, const char *id, const char *status, int duration_ms,
+			 int64_t bytes);
 int store_recording_get(struct store_tx *tx, const char *tenant_id, const char *id, json_t **ret);
 /* call_id NULL: all of the tenant's; deleted ones are not listed */
 int store_recording_list(struct store_tx *tx, const char *tenant_id, const char *call_id,
@@ -491,7 +490,7 @@ int store_call_update(struct store_tx *tx, const char *id, const char *const *fr
 struct store_call_end {
 	const char *status, *end_reason, *quality, *carrier_id, *attempts;
 	int sip_code, q850_cause, duration_s, billed_s;
-	int64_t cost_micros; /* < 0: NULL (unpriced) */
+	int64_t cost_micros;	    /* < 0: NULL (unpriced) */
 	uint64_t end_us, answer_us; /* answer_us 0: leave */
 };
 int store_call_finish(struct store_tx *tx, const char *id, const struct store_call_end *e);

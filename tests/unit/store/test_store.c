@@ -1494,7 +1494,8 @@ static int calls_progress_fn(struct store_tx *tx, void *arg)
 	CHECK_EQ_INT(store_call_add_recording(tx, cx.a1, "RE2"), 0);
 	CHECK_EQ_INT(store_call_add_recording(tx, "CA00000000000000000000000000000000", "RE3"),
 		     -ENOENT);
-	/* orphans: a3 has no engine run (still waiting in the bus: not an orphan), a1 runs in RUN1 */
+	/* orphans: a3 has no engine run (still waiting in the bus: not an orphan), a1 runs in RUN1
+	 */
 	json_t *rows;
 	CHECK_EQ_INT(store_calls_orphaned(tx, "RUN1", UINT64_MAX / 2, 100, &rows), 0);
 	bool a1 = false, a3 = false;
