@@ -140,7 +140,8 @@ int api_rates_csv_parse(const char *s, size_t n, bool header, const char *what, 
 			json_array_append_new(out, row);
 		bool was_first = first;
 		first = false;
-		if (!msg || (header && was_first && isalpha((unsigned char)t[t[0] == '"'])))
+		size_t w = t[0] == '"'; /* the first character of a word, after a quote */
+		if (!msg || (header && was_first && tl > w && isalpha((unsigned char)t[w])))
 			continue; /* the header: a first line that starts with a word */
 		snprintf(err, 160, "%s %d: %s", what, line, msg);
 		json_decref(out);

@@ -120,8 +120,8 @@ static json_t *form_string(const char *s, size_t n)
 		} else if (c == '%') {
 			int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
 			int lo = hi >= 0 ? hexval(s[i + 2]) : -1;
-			c = (char)(hi << 4 | lo);
 			ok = lo >= 0;
+			c = ok ? (char)(hi << 4 | lo) : '\0';
 			i += 2;
 		}
 		ok = ok && c != '\0';

@@ -48,6 +48,14 @@ async function useCarriers(list) {
 	return carriers;
 }
 
+/* Adds carriers without removing the others. */
+async function useCarriersKeep(list) {
+	const keep = carriers.splice(0);
+	const added = await useCarriers(list);
+	carriers.push(...keep);
+	return added;
+}
+
 async function call(json) {
 	return srv.req('POST', '/v1/calls', { token: T.token, json: { from: FROM, url: docs.url('/hello'), ...json } });
 }
@@ -202,4 +210,58 @@ test('a live call is redirected to a new document, then another is hung up throu
 	assert.equal(d2.status, 'completed');
 	assert.ok(d2.duration < 20);
 	assert.equal((await c0.far.done).ok, 2);
+});
+
+test('a live call is transferred (blind) to a SIP address: the far party is bridged to the new leg', async () => {
+	const [c0] = await useCarriers([{ scenario: 'uas_answer.xml', cost: '0.0100' }]);
+	const agent = await sippServer({ scenario: 'uas_answer.xml', timeout: 30 });
+	try {
+		const q = h.expectStatus(await call({ to: '+15557770007', url: docs.url('/hold') }), 201);
+		await waitCall(q.id, (c) => c.status === 'in-progress');
+		h.expectError(await srv.req('POST', `/v1/calls/${q.id}/transfer`, { token: T.token, json: { to: 'not a target' } }), 400, undefined, 'to');
+		h.expectStatus(await srv.req('POST', `/v1/calls/${q.id}/transfer`, { token: T.token, json: { to: `sip:agent@127.0.0.1:${agent.port}`, mode: 'blind' } }), 202);
+		let leg;
+		const end = Date.now() + 15000;
+		while (Date.now() < end && !leg) {
+			const kids = h.expectStatus(await srv.req('GET', `/v1/calls?parent_call_id=${q.id}`, { token: T.token }), 200).data;
+			leg = kids.find((k) => k.status === 'in-progress');
+			if (!leg)
+				await h.sleep(100);
+		}
+		assert.ok(leg, 'the transfer leg answered');
+		assert.equal(leg.direction, 'outbound-dial');
+		assert.equal(leg.to, `sip:agent@127.0.0.1:${agent.port}`);
+		// the original call is still up; hanging it up ends the transfer leg too
+		assert.equal((await srv.req('GET', `/v1/calls/${q.id}`, { token: T.token })).body.status, 'in-progress');
+		h.expectStatus(await srv.req('POST', `/v1/calls/${q.id}`, { token: T.token, json: { status: 'completed' } }), [200, 202]);
+		await waitCall(q.id, (c) => c.ended_at);
+		const l2 = await waitCall(leg.id, (c) => c.ended_at);
+		assert.equal(l2.status, 'completed');
+		assert.equal((await agent.done).ok, 1, 'the agent was answered and hung up');
+		assert.equal((await c0.far.done).ok, 1);
+	} finally {
+		agent.kill();
+	}
+});
+
+test('a carrier whose OPTIONS pings go unanswered is marked down and skipped by routing', async () => {
+	await useCarriers([]);
+	const dead = await h.freePort();
+	const c = h.expectStatus(await admin('POST', '/v1/admin/carriers', { json: { name: 'dead', host: '127.0.0.1', port: dead, ping_ms: 1000 } }), 201);
+	h.expectStatus(await admin('PUT', `/v1/admin/carriers/${c.id}/rates`, { body: 'prefix,cost_per_min\n1,0.0001\n', headers: { 'content-type': 'text/csv' } }), 200);
+	const [alive] = await useCarriersKeep([{ scenario: 'uas_answer.xml', cost: '0.0500' }]);
+	let health;
+	const end = Date.now() + 40000;
+	while (Date.now() < end) {
+		health = h.expectStatus(await admin('GET', `/v1/admin/carriers/${c.id}`), 200).health;
+		if (health === 'down')
+			break;
+		await h.sleep(250);
+	}
+	assert.equal(health, 'down');
+	const q = h.expectStatus(await call({ to: '+15557770008', url: docs.url('/quick') }), 201);
+	const d = await waitCall(q.id, (x) => x.ended_at);
+	assert.equal(d.status, 'completed');
+	assert.deepEqual(d.attempts.map((a) => a.carrier_id), [alive.id], 'the cheaper but down carrier was not tried');
+	await admin('DELETE', `/v1/admin/carriers/${c.id}`);
 });
