@@ -63,6 +63,13 @@ before(async () => {
 			}
 		} else if (req.path === '/after-dial') {
 			vr.hangup();
+		} else if (req.path === '/broken') {
+			return { status: 500, body: 'oops' };
+		} else if (req.path === '/not-twiml') {
+			return { status: 200, headers: { 'content-type': 'text/xml' }, body: '<Response><Say>unclosed</Response>' };
+		} else if (req.path === '/fallback') {
+			vr.say('This is the fallback.');
+			vr.hangup();
 		} else {
 			return { status: 204 };
 		}
@@ -235,4 +242,24 @@ test('a dialplan rule sends a number to a stored IVR-menu application (no web se
 	assert.equal(c.status, 'completed');
 	assert.equal(c.direction, 'inbound');
 	assert.ok(n.id);
+});
+
+test('failures are never silent: the fallback URL runs; without one the caller hears the error prompt; call.error', async () => {
+	const mk = async (number, json) => {
+		const n = h.expectStatus(await admin('POST', '/v1/admin/phone-numbers', { json: { number, tenant_id: T.tenantId } }), 201);
+		h.expectStatus(await srv.req('PATCH', `/v1/phone-numbers/${n.id}`, { token: T.token, json }), 200);
+	};
+	await mk('+15550001113', { voice_url: docs.url('/broken'), voice_fallback_url: docs.url('/fallback') });
+	await mk('+15550001114', { voice_url: docs.url('/not-twiml') });
+	const r1 = await sipp({ port: sipPort }, { scenario: 'uac_wait_bye.xml', service: '15550001113', timeout: 20 });
+	assert.equal(r1.ok, 1, r1.describe());
+	assert.equal(docs.on('/fallback').length, 1, 'the fallback document ran');
+	const r2 = await sipp({ port: sipPort }, { scenario: 'uac_wait_bye.xml', service: '15550001114', timeout: 20 });
+	assert.equal(r2.ok, 1, 'the error prompt played, then the call was hung up: ' + r2.describe());
+	await docs.waitFor(() => docs.on('/events').filter((x) => JSON.parse(x.body).type === 'call.error').length >= 2, 10000, 'call.error events');
+	const errs = docs.on('/events').map((x) => JSON.parse(x.body)).filter((e) => e.type === 'call.error');
+	assert.ok(errs.some((e) => /HTTP 500/.test(e.data.reason) && /\/broken$/.test(e.data.url)), JSON.stringify(errs));
+	assert.ok(errs.some((e) => /invalid/.test(e.data.reason) && /not-twiml/.test(e.data.url)), JSON.stringify(errs));
+	const calls = h.expectStatus(await srv.req('GET', `/v1/calls?to=${encodeURIComponent('+15550001114')}`, { token: T.token }), 200).data;
+	assert.equal(calls.length, 1);
 });
