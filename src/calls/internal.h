@@ -200,7 +200,12 @@ void ccall_free(struct calls *c, struct ccall *k);
 
 enum { TM_PAUSE = 1, TM_LIMIT, TM_DIAL_CPS, TM_DIGITS };
 
-/* ---- interp.c: the document interpreter ---- */
+/* ---- trunks.c: carriers as engine trunks ---- */
+void trunks_work(struct calls *c, void *arg);	 /* worker: loads the carriers */
+void trunks_sync(struct calls *c, json_t *rows); /* control: adds, changes, removes */
+void trunks_on_event(struct calls *c, const struct voice_event *ev); /* TRUNK_* events */
+
+/* ---- interp.c: the document interpreter (inbound.c: an INVITE to a number) ---- */
 /* Starts (or replaces) a call's program with doc fetched from url (NULL: inline). */
 void interp_run(struct calls *c, struct ccall *k, struct cdoc *doc, const char *url);
 /* Runs verbs until one has to wait. */
@@ -235,7 +240,19 @@ void interp_on_inbound(struct calls *c, struct task *t);		/* T_INBOUND */
 void interp_audio_work(struct calls *c, void *arg);
 void interp_audio_cache_free(struct calls *c);
 
-/* ---- legs.c: dialling, LCR failover, Dial, bridges, transfers, outbound-api ---- */
+/* ---- legs.c: dialling, LCR failover, Dial, bridges; guard.c: checks and the consumers;
+   xfer.c: live-call commands and transfers ---- */
+/* A leg's checks and carriers (guard.c, on a worker): msg for a call.dial job, else lid. */
+struct leg_prep {
+	struct bus_msg *msg;
+	uint64_t lid; /* Dial children: the leg asking */
+	char tenant[ID_LEN + 1];
+	char to[300];
+};
+/* worker: a leg to a number gets its guardrails checked and its carriers ranked (T_ROUTES) */
+void legs_routes_work(struct calls *c, void *arg);
+/* the next attempt of a leg: the next carrier (numbers) or the URI itself */
+void legs_place(struct calls *c, struct ccall *k);
 void legs_on_dial_task(struct calls *c, struct task *t); /* T_DIAL */
 void legs_on_routes(struct calls *c, struct task *t);	 /* T_ROUTES */
 void legs_on_control(struct calls *c, struct task *t);	 /* T_CONTROL */

@@ -11,245 +11,6 @@
 #include "internal.h"
 #include "webhooks/webhooks.h"
 
-/* ---- guardrails and routes (workers) ---- */
-
-struct prep {
-	struct bus_msg *msg;
-	uint64_t lid; /* Dial children: the leg asking */
-	char tenant[ID_LEN + 1];
-	char to[300];
-};
-
-struct settings_q {
-	const char *tenant, *to;
-	json_t *settings, *routes, *call, *token;
-	int live;
-	int64_t spent;
-	const char *call_id;
-	bool outbound_api;
-};
-
-static int routes_fn(struct store_tx *tx, void *arg)
-{
-	struct settings_q *q = arg;
-	int r = store_voice_settings_get(tx, q->tenant, &q->settings);
-	if (r < 0 && r != -ENOENT)
-		return r;
-	if (q->outbound_api) {
-		if ((r = store_calls_live_count(tx, q->tenant, &q->live)) < 0)
-			return r;
-		time_t now = (time_t)(time_now_us() / 1000000);
-		uint64_t midnight = (uint64_t)(now - now % 86400) * 1000000;
-		if ((r = store_calls_spend(tx, q->tenant, midnight, &q->spent)) < 0)
-			return r;
-		if ((r = store_tenant_auth_token(tx, q->tenant, NULL, false, &q->token)) < 0 &&
-		    r != -ENOENT)
-			return r;
-	}
-	if (q->to[0] == '+')
-		return store_carrier_routes(tx, q->tenant, q->to + 1, &q->routes);
-	return 0;
-}
-
-static const char *setting_str(const struct calls *c, json_t *s, const char *k, const char *def)
-{
-	const char *v = json_str(s, k);
-	(void)c;
-	return v && *v ? v : def;
-}
-
-static int64_t setting_int(json_t *s, const char *k, int64_t def)
-{
-	json_t *v = json_object_get(s, k);
-	return json_is_integer(v) ? json_integer_value(v) : def;
-}
-
-/* Guardrails for a leg to q->to; 0 or -EPERM with code and message. */
-static int guard(struct calls *c, struct settings_q *q, struct policy_refusal *why)
-{
-	if (q->to[0] == '+') {
-		const char *allowed = setting_str(c, q->settings, "allowed_countries", NULL);
-		const char *home =
-		    setting_str(c, q->settings, "home_country", c->cfg->voice_home_country);
-		if (policy_dest_check(q->to, allowed, home, why) < 0)
-			return -EPERM;
-	}
-	if (!q->outbound_api)
-		return 0;
-	int64_t max =
-	    setting_int(q->settings, "max_concurrent_calls", c->cfg->voice_max_concurrent);
-	if (q->live >= max) {
-		*why = (struct policy_refusal){"concurrent_call_limit",
-					       "the tenant's concurrent-call cap is reached"};
-		return -EPERM;
-	}
-	int64_t cap = setting_int(q->settings, "daily_spend_cap_micros",
-				  (int64_t)c->cfg->voice_daily_spend_cap * 1000000);
-	if (cap > 0 && q->spent >= cap) {
-		*why = (struct policy_refusal){"daily_spend_cap_reached",
-					       "the tenant's daily voice spend cap is reached"};
-		return -EPERM;
-	}
-	return 0;
-}
-
-static json_t *ranked(struct settings_q *q)
-{
-	if (!q->routes)
-		return NULL;
-	return policy_rank(q->routes, NULL, 0, time_now_us());
-}
-
-struct fail_w {
-	struct bus *bus;
-	char *id, *tenant, *code, *message, *status_callback, *method, *from, *to;
-};
-
-static int fail_fn(struct store_tx *tx, void *arg)
-{
-	struct fail_w *f = arg;
-	struct store_call_end e = {.status = CALL_FAILED,
-				   .end_reason = f->message,
-				   .sip_code = 0,
-				   .cost_micros = -1,
-				   .end_us = time_now_us()};
-	int r = store_call_finish(tx, f->id, &e);
-	if (r != 1)
-		return r;
-	json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:s}", "call_id", f->id, "status", CALL_FAILED,
-			      "error_code", f->code, "error_message", f->message, "to", f->to);
-	webhooks_emit_tx(f->bus, tx, f->tenant, "call.failed", d, NULL, NULL);
-	json_decref(d);
-	return 0;
-}
-
-static void fail_free(void *arg)
-{
-	struct fail_w *f = arg;
-	mem_free(f->id);
-	mem_free(f->tenant);
-	mem_free(f->code);
-	mem_free(f->message);
-	mem_free(f->to);
-	mem_free(f);
-}
-
-/* Fails an outbound-api call before anything was sent (a guardrail, no route). */
-static void fail_queued(struct calls *c, json_t *call, const struct policy_refusal *why)
-{
-	struct fail_w *f = mem_zalloc(sizeof(*f));
-	f->bus = c->bus;
-	f->id = mem_strdup(json_str(call, "id"));
-	f->tenant = mem_strdup(json_str(call, "tenant_id"));
-	f->code = mem_strdup(why->code);
-	char m[200];
-	snprintf(m, sizeof(m), "%s: %s", why->code, why->message);
-	f->message = mem_strdup(m);
-	f->to = mem_strdup(json_str(call, "to_addr") ? json_str(call, "to_addr") : "");
-	calls_persist(c, fail_fn, f, fail_free);
-}
-
-static int call_get_fn(struct store_tx *tx, void *arg)
-{
-	struct settings_q *q = arg;
-	return store_call_get(tx, NULL, q->call_id, &q->call);
-}
-
-static void dial_prep_work(struct calls *c, void *arg)
-{
-	struct prep *p = arg;
-	json_t *pl = json_loadb(p->msg->payload, p->msg->payload_len, 0, NULL);
-	struct settings_q q = {.call_id = json_str(pl, "call_id"), .outbound_api = true};
-	if (!q.call_id || store_tx(c->st, NULL, STORE_READ, call_get_fn, &q) < 0 || !q.call ||
-	    strcmp(json_str(q.call, "status"), CALL_QUEUED) || json_str(q.call, "engine_run")) {
-		bus_ack(p->msg); /* canceled, gone, or already taken (recovery closes it) */
-		goto out;
-	}
-	q.tenant = json_str(q.call, "tenant_id");
-	q.to = json_str(q.call, "to_addr");
-	if (store_tx(c->st, q.tenant, STORE_READ, routes_fn, &q) < 0) {
-		bus_nak(p->msg, -1, "store unavailable");
-		goto out;
-	}
-	struct policy_refusal why;
-	json_t *routes = NULL;
-	if (guard(c, &q, &why) < 0) {
-		fail_queued(c, q.call, &why);
-		bus_ack(p->msg);
-		goto out;
-	}
-	if (q.to[0] == '+' && (!(routes = ranked(&q)) || !json_array_size(routes))) {
-		why = (struct policy_refusal){"no_route", "no healthy carrier routes this number"};
-		fail_queued(c, q.call, &why);
-		bus_ack(p->msg);
-		json_decref(routes);
-		goto out;
-	}
-	unsigned cps = (unsigned)setting_int(q.settings, "calls_per_second", c->cfg->voice_cps);
-	uint64_t wait = policy_pacer_reserve(c->pacer, q.tenant, cps, time_now_us());
-	if (wait > 20000000) { /* far down the queue: back to the bus, not held past its lease */
-		bus_nak(p->msg, (int64_t)wait - 10000000, "paced (calls per second)");
-		json_decref(routes);
-		goto out;
-	}
-	struct task *t = mem_zalloc(sizeof(*t));
-	t->kind = T_DIAL;
-	t->msg = p->msg;
-	t->row =
-	    json_pack("{s:O,s:o,s:I,s:s?}", "call", q.call, "routes", routes ? routes : json_null(),
-		      "wait_us", (json_int_t)wait, "auth_token", json_str(q.token, "auth_token"));
-	calls_post(c, t);
-out:
-	json_decref(pl);
-	json_decref(q.call);
-	json_decref(q.settings);
-	json_decref(q.routes);
-	json_decref(q.token);
-	mem_free(p);
-}
-
-void legs_dial_consumer(struct bus_msg *m, void *arg)
-{
-	struct calls *c = arg;
-	struct prep *p = mem_zalloc(sizeof(*p));
-	p->msg = m;
-	calls_work(c, dial_prep_work, p);
-}
-
-void legs_control_consumer(struct bus_msg *m, void *arg)
-{
-	struct calls *c = arg;
-	struct task *t = mem_zalloc(sizeof(*t));
-	t->kind = T_CONTROL;
-	t->row = json_loadb(m->payload, m->payload_len, 0, NULL);
-	t->msg = m; /* acked once applied (run_task acks what the handler leaves) */
-	calls_post(c, t);
-}
-
-/* Dial children to numbers: guardrails and carriers on a worker */
-static void leg_routes_work(struct calls *c, void *arg)
-{
-	struct prep *p = arg;
-	struct settings_q q = {.tenant = p->tenant, .to = p->to};
-	struct task *t = mem_zalloc(sizeof(*t));
-	t->kind = T_ROUTES;
-	t->lid = p->lid;
-	struct policy_refusal why;
-	if (store_tx(c->st, q.tenant, STORE_READ, routes_fn, &q) < 0) {
-		t->error = mem_strdup("store unavailable");
-	} else if (guard(c, &q, &why) < 0) {
-		char m[200];
-		snprintf(m, sizeof(m), "%s: %s", why.code, why.message);
-		t->error = mem_strdup(m);
-	} else {
-		t->row = ranked(&q);
-	}
-	calls_post(c, t);
-	json_decref(q.settings);
-	json_decref(q.routes);
-	mem_free(p);
-}
-
 /* ---- placing a leg ---- */
 
 static int channels(struct calls *c, const char *carrier, int delta)
@@ -264,7 +25,7 @@ static int channels(struct calls *c, const char *carrier, int delta)
 static void leg_failed(struct calls *c, struct ccall *k, int code, bool timeout, const char *why);
 
 /* The next attempt of k: the next carrier (numbers) or the URI itself. */
-static void place(struct calls *c, struct ccall *k)
+void legs_place(struct calls *c, struct ccall *k)
 {
 	char uri[400], from_uri[300];
 	const char *user = NULL, *pass = NULL, *caller = k->from;
@@ -331,7 +92,7 @@ static void place(struct calls *c, struct ccall *k)
 		json_object_set_new(json_array_get(k->attempts, json_array_size(k->attempts) - 1),
 				    "error", json_string("engine refused the call"));
 		if (k->routes) {
-			place(c, k);
+			legs_place(c, k);
 			return;
 		}
 		leg_failed(c, k, 503, false, "the engine is at capacity");
@@ -404,7 +165,7 @@ void legs_on_dial_task(struct calls *c, struct task *t)
 	if (wait)
 		calls_timer(c, k, time_now_us() + wait, TM_DIAL_CPS);
 	else
-		place(c, k);
+		legs_place(c, k);
 }
 
 /* ---- Dial ---- */
@@ -444,15 +205,15 @@ static void start_noun(struct calls *c, struct ccall *k)
 	k->dial_lid = x->lid;
 	rec_insert_leg(c, x);
 	if (n->kind == CDOC_NUMBER) {
-		struct prep *p = mem_zalloc(sizeof(*p));
+		struct leg_prep *p = mem_zalloc(sizeof(*p));
 		p->lid = x->lid;
 		memcpy(p->tenant, x->tenant, sizeof(p->tenant));
 		snprintf(p->to, sizeof(p->to), "%s", x->to);
-		calls_work(c, leg_routes_work, p);
+		calls_work(c, legs_routes_work, p);
 	} else {
 		x->sip_user = xstrdup(n->username); /* for the far end's challenge */
 		x->sip_pass = xstrdup(n->password);
-		place(c, x);
+		legs_place(c, x);
 	}
 }
 
@@ -467,7 +228,7 @@ void legs_on_routes(struct calls *c, struct task *t)
 		return;
 	}
 	x->routes = json_incref(t->row);
-	place(c, x);
+	legs_place(c, x);
 }
 
 void legs_dial_verb(struct calls *c, struct ccall *k)
@@ -620,7 +381,7 @@ bool legs_on_event(struct calls *c, struct ccall *k, const struct voice_event *e
 		    policy_failover(ev->code, timeout) == POLICY_FAILOVER &&
 		    k->route_i < json_array_size(k->routes)) {
 			ccall_set_eid(c, k, 0); /* unlinks: the next attempt is a new engine call */
-			place(c, k);
+			legs_place(c, k);
 			return true;
 		}
 		return false; /* final: interp's hangup path writes the record */
@@ -686,120 +447,6 @@ void legs_on_timer(struct calls *c, struct ccall *k, int what)
 		if (k->answered && !k->ended)
 			voice_call_hangup(c->engine, k->eid);
 	} else if (what == TM_DIAL_CPS && !k->answered && !k->eid) {
-		place(c, k);
-	}
-}
-
-/* ---- live-call commands ---- */
-
-static void transfer(struct calls *c, struct ccall *k, const char *to, bool attended)
-{
-	struct ccall *old = ccall_by_lid(c, k->dial_lid);
-	if (!old)
-		old = ccall_by_lid(c, k->peer_lid);
-	k->gen++;
-	k->wait = W_HOLD;
-	k->cur = NULL;
-	struct ccall *x = ccall_new(c);
-	id_new("CA", x->id);
-	memcpy(x->tenant, k->tenant, sizeof(x->tenant));
-	memcpy(x->parent, k->id, sizeof(x->parent));
-	snprintf(x->direction, sizeof(x->direction), "outbound-dial");
-	snprintf(x->status, sizeof(x->status), CALL_QUEUED);
-	snprintf(x->from, sizeof(x->from), "%s", k->from);
-	snprintf(x->to, sizeof(x->to), "%s", to);
-	x->auth_token = xstrdup(k->auth_token);
-	x->sc_events = CDOC_EV_COMPLETED;
-	x->dial_timeout_s = 30;
-	x->xfer_lid = k->lid;
-	k->xfer_lid = x->lid;
-	rec_insert_leg(c, x);
-	if (!c->hold_music)
-		voice_audio_tone(440, 480, -19, 2000, 4000, 6000, &c->hold_music);
-	voice_call_hold(c->engine, k->eid, c->hold_music);
-	if (old && !attended) { /* blind: the old far party leaves now */
-		old->parent_lid = 0;
-		old->peer_lid = 0;
-		k->dial_lid = 0;
-		k->peer_lid = 0;
-		voice_call_hangup(c->engine, old->eid);
-	} else if (old) {
-		k->xfer_attended = true;
-		k->dial_lid = 0;
-		old->parent_lid = 0;
-		k->peer_lid = old->lid;
-		old->peer_lid = 0; /* its end must not end k */
-	}
-	if (to[0] == '+') {
-		struct prep *p = mem_zalloc(sizeof(*p));
-		p->lid = x->lid;
-		memcpy(p->tenant, x->tenant, sizeof(p->tenant));
-		snprintf(p->to, sizeof(p->to), "%s", to);
-		calls_work(c, leg_routes_work, p);
-	} else {
-		place(c, x);
-	}
-}
-
-/* the transfer leg answered: join it (blind) or let the agent talk to it (attended) */
-void legs_xfer_answered(struct calls *c, struct ccall *x)
-{
-	struct ccall *k = ccall_by_lid(c, x->xfer_lid);
-	if (!k || k->ended) {
-		voice_call_hangup(c->engine, x->eid);
-		return;
-	}
-	struct ccall *agent = k->xfer_attended ? ccall_by_lid(c, k->peer_lid) : NULL;
-	if (agent && !agent->ended) {
-		voice_call_bridge(c->engine, agent->eid, x->eid);
-		return;
-	}
-	k->xfer_attended = false;
-	voice_call_unhold(c->engine, k->eid);
-	voice_call_bridge(c->engine, k->eid, x->eid);
-	k->peer_lid = x->lid;
-	x->peer_lid = k->lid;
-}
-
-void legs_on_control(struct calls *c, struct task *t)
-{
-	const char *id = json_str(t->row, "call_id"), *action = json_str(t->row, "action");
-	struct ccall *k = id ? ccall_by_id(c, id) : NULL;
-	if (!k || k->ended || !action)
-		return; /* not live here: nothing to do (acked) */
-	if (!strcmp(action, "hangup") || !strcmp(action, "cancel")) {
-		voice_call_hangup(c->engine, k->eid);
-		return;
-	}
-	if (!k->answered)
-		return;
-	if (!strcmp(action, "redirect")) {
-		struct ccall *x = ccall_by_lid(c, k->dial_lid);
-		if (x) {
-			x->parent_lid = 0;
-			k->dial_lid = 0;
-			voice_call_hangup(c->engine, x->eid);
-		}
-		voice_call_stop_play(c->engine, k->eid);
-		if (k->rec_id[0])
-			voice_call_stop_record(c->engine, k->eid);
-		const char *twiml = json_str(t->row, "twiml");
-		if (twiml) {
-			struct cdoc *d = NULL;
-			struct cdoc_error err;
-			if (cdoc_parse(twiml, strlen(twiml), NULL, &d, &err) < 0)
-				interp_doc_failed(c, k, NULL, err.message);
-			else
-				interp_run(c, k, d, k->doc_url);
-			return;
-		}
-		k->gen++;
-		interp_fetch(c, k, json_str(t->row, "url"), json_str(t->row, "method"), NULL);
-		return;
-	}
-	if (!strcmp(action, "transfer")) {
-		const char *to = json_str(t->row, "to"), *mode = json_str(t->row, "mode");
-		if (to)
-			transfer(c, k, to, mode && !strcmp(mode, "attended"));
+		legs_place(c, k);
 	}
 }
