@@ -71,6 +71,8 @@ before(async () => {
 		} else if (req.path === '/bye') {
 			vr.say('Redirected.');
 			vr.hangup();
+		} else if (req.path === '/to-agent') {
+			vr.dial().sip(new URL(req.url, 'http://x').searchParams.get('agent'));
 		} else if (req.path === '/quick') {
 			vr.hangup();
 		} else {
@@ -264,4 +266,61 @@ test('a carrier whose OPTIONS pings go unanswered is marked down and skipped by 
 	assert.equal(d.status, 'completed');
 	assert.deepEqual(d.attempts.map((a) => a.carrier_id), [alive.id], 'the cheaper but down carrier was not tried');
 	await admin('DELETE', `/v1/admin/carriers/${c.id}`);
+});
+
+test('attended transfer: the caller holds while the agent talks to the new party, then joins it', async () => {
+	const [c0] = await useCarriers([{ scenario: 'uas_answer.xml', cost: '0.0100' }]);
+	const agent = await sippServer({ scenario: 'uas_answer_bye.xml', timeout: 30 }); // hangs up after 4 s
+	const consult = await sippServer({ scenario: 'uas_answer.xml', timeout: 30 });
+	try {
+		const agentUri = `sip:agent@127.0.0.1:${agent.port}`;
+		const q = h.expectStatus(await call({ to: '+15557770009', url: docs.url(`/to-agent?agent=${encodeURIComponent(agentUri)}`) }), 201);
+		// the customer (carrier leg) is bridged to the agent by the Dial
+		let agentLeg;
+		for (let i = 0; i < 100 && !agentLeg; i++) {
+			const kids = h.expectStatus(await srv.req('GET', `/v1/calls?parent_call_id=${q.id}`, { token: T.token }), 200).data;
+			agentLeg = kids.find((k) => k.status === 'in-progress');
+			if (!agentLeg)
+				await h.sleep(100);
+		}
+		assert.ok(agentLeg, 'the agent answered');
+		h.expectStatus(await srv.req('POST', `/v1/calls/${q.id}/transfer`, { token: T.token, json: { to: `sip:consult@127.0.0.1:${consult.port}`, mode: 'attended' } }), 202);
+		// the agent hangs up (its scenario) once it has talked to the consulted party
+		const a = await agent.done;
+		assert.equal(a.ok, 1, a.describe());
+		const kids = h.expectStatus(await srv.req('GET', `/v1/calls?parent_call_id=${q.id}`, { token: T.token }), 200).data;
+		const cLeg = kids.find((k) => k.to === `sip:consult@127.0.0.1:${consult.port}`);
+		assert.ok(cLeg, JSON.stringify(kids));
+		// the caller is still up, now with the consulted party: hang up, both end
+		await h.sleep(500);
+		assert.equal((await srv.req('GET', `/v1/calls/${q.id}`, { token: T.token })).body.status, 'in-progress');
+		assert.equal((await srv.req('GET', `/v1/calls/${cLeg.id}`, { token: T.token })).body.status, 'in-progress');
+		h.expectStatus(await srv.req('POST', `/v1/calls/${q.id}`, { token: T.token, json: { status: 'completed' } }), [200, 202]);
+		await waitCall(q.id, (c) => c.ended_at);
+		assert.equal((await waitCall(cLeg.id, (c) => c.ended_at)).status, 'completed');
+		assert.equal((await consult.done).ok, 1);
+		assert.equal((await c0.far.done).ok, 1);
+	} finally {
+		agent.kill();
+		consult.kill();
+	}
+});
+
+test('the concurrent-call cap fails an excess call before any INVITE, with the reason', async () => {
+	const [c0] = await useCarriers([{ scenario: 'uas_answer.xml', cost: '0.0100', timeout: 20 }]);
+	h.expectStatus(await admin('PUT', `/v1/admin/tenants/${T.tenantId}/voice-settings`, { json: { max_concurrent_calls: 1 } }), 200);
+	try {
+		const q = h.expectStatus(await call({ to: '+15557770010', url: docs.url('/hold') }), 201);
+		await waitCall(q.id, (c) => c.status === 'in-progress');
+		const q2 = h.expectStatus(await call({ to: '+15557770011', url: docs.url('/quick') }), 201);
+		const d2 = await waitCall(q2.id, (c) => c.ended_at);
+		assert.equal(d2.status, 'failed');
+		assert.match(d2.end_reason, /concurrent_call_limit/);
+		assert.deepEqual(d2.attempts, [], 'no INVITE left');
+		h.expectStatus(await srv.req('POST', `/v1/calls/${q.id}`, { token: T.token, json: { status: 'completed' } }), [200, 202]);
+		await waitCall(q.id, (c) => c.ended_at);
+		assert.equal((await c0.far.done).ok, 1, 'the carrier saw one call');
+	} finally {
+		h.expectStatus(await admin('PUT', `/v1/admin/tenants/${T.tenantId}/voice-settings`, { json: { max_concurrent_calls: null } }), 200);
+	}
 });
