@@ -176,6 +176,7 @@ struct calls {
 	json_t *trunks;	   /* {carrier_id: {trunk, updated_us}} (control thread) */
 	json_t *trunk_ids; /* {"<trunk id>": carrier_id} */
 	json_t *channels;  /* {carrier_id: n} */
+	json_t *held_off;  /* {carrier_id: until_us}: a Retry-After from the carrier */
 	uint64_t trunks_at_us, beat_at_us;
 
 	struct bus_consumer *dial_consumer, *control_consumer;

@@ -43,6 +43,9 @@ void legs_place(struct calls *c, struct ccall *k)
 			int64_t maxch = json_int(carrier, "max_channels", 0);
 			if (maxch > 0 && channels(c, cid, 0) >= maxch)
 				continue; /* full: the next carrier */
+			json_t *until = json_object_get(c->held_off, cid);
+			if (until && (uint64_t)json_integer_value(until) > time_now_us())
+				continue; /* it asked for a pause (503 with Retry-After) */
 			int64_t cps = json_int(carrier, "cps_limit", 0);
 			uint64_t wait = cps > 0 ? policy_pacer_reserve(c->pacer, cid, (unsigned)cps,
 								       time_now_us())
@@ -371,8 +374,15 @@ bool legs_on_event(struct calls *c, struct ccall *k, const struct voice_event *e
 	case VOICE_EV_HANGUP: {
 		json_t *a = json_array_get(k->attempts, json_array_size(k->attempts) - 1);
 		json_object_set_new(a, "code", json_integer(ev->code));
-		if (ev->retry_after_s)
+		if (ev->retry_after_s) {
 			json_object_set_new(a, "retry_after_s", json_integer(ev->retry_after_s));
+			unsigned s = ev->retry_after_s > 3600 ? 3600 : ev->retry_after_s;
+			if (k->carrier_id[0]) /* honoured: no new calls to it until then */
+				json_object_set_new(
+				    c->held_off, k->carrier_id,
+				    json_integer(
+					(json_int_t)(time_now_us() + (uint64_t)s * 1000000)));
+		}
 		if (k->carrier_id[0] && k->routes)
 			channels(c, k->carrier_id, -1);
 		bool timeout = ev->cause == VOICE_END_TIMEOUT;

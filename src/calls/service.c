@@ -494,6 +494,7 @@ int calls_start(const struct config *cfg, struct store *st, struct bus *bus, str
 	c->trunks = json_object();
 	c->trunk_ids = json_object();
 	c->channels = json_object();
+	c->held_off = json_object();
 	c->pacer = policy_pacer_new();
 	snprintf(c->rec_dir, sizeof(c->rec_dir), "%s/recordings", cfg->data_dir);
 	int r = mkdirs(c->rec_dir);
@@ -553,6 +554,7 @@ fail_early:
 	json_decref(c->trunks);
 	json_decref(c->trunk_ids);
 	json_decref(c->channels);
+	json_decref(c->held_off);
 	mem_free(c);
 	return r;
 }
@@ -609,6 +611,7 @@ void calls_stop(struct calls *c)
 	json_decref(c->trunks);
 	json_decref(c->trunk_ids);
 	json_decref(c->channels);
+	json_decref(c->held_off);
 	close(c->wake[0]);
 	close(c->wake[1]);
 	mem_free(c->timers);

@@ -139,7 +139,7 @@ test('an answered call runs its document; status callbacks for every event; the 
 test('the cheapest carrier answers 503 with Retry-After: failover to the next; 486 ends the call', async () => {
 	const [bad, good] = await useCarriers([
 		{ scenario: 'uas_503_retry.xml', cost: '0.0010' },
-		{ scenario: 'uas_answer.xml', cost: '0.0200' },
+		{ scenario: 'uas_answer.xml', cost: '0.0200', calls: 2 },
 	]);
 	const q = h.expectStatus(await call({ to: '+15557770003' }), 201);
 	const done = await waitCall(q.id, (c) => c.ended_at);
@@ -148,6 +148,11 @@ test('the cheapest carrier answers 503 with Retry-After: failover to the next; 4
 	assert.deepEqual(done.attempts.map((a) => [a.carrier_id, a.code]), [[bad.id, 503], [good.id, 200]]);
 	assert.equal(done.attempts[0].retry_after_s, 30);
 	assert.equal((await bad.far.done).ok, 1);
+	// Retry-After is honoured: the next call does not try that carrier for 30 s
+	const q1 = h.expectStatus(await call({ to: '+15557770013' }), 201);
+	const d1 = await waitCall(q1.id, (c) => c.ended_at);
+	assert.deepEqual(d1.attempts.map((a) => a.carrier_id), [good.id]);
+	assert.equal((await good.far.done).ok, 2);
 
 	const [busy, never] = await useCarriers([
 		{ scenario: 'uas_486.xml', cost: '0.0010' },
