@@ -329,3 +329,19 @@ test('the concurrent-call cap fails an excess call before any INVITE, with the r
 		h.expectStatus(await admin('PUT', `/v1/admin/tenants/${T.tenantId}/voice-settings`, { json: { max_concurrent_calls: null } }), 200);
 	}
 });
+
+test("the daily spend cap: once today's priced calls reach it, new calls fail before any INVITE", async () => {
+	await useCarriers([{ scenario: 'uas_answer.xml', cost: '0.0100', timeout: 6 }]);
+	const spent = (await h.listAll(srv, '/v1/calls', { token: T.token })).reduce((s, c) => s + (c.price_micros || 0), 0);
+	assert.ok(spent > 0, 'earlier tests priced some calls today');
+	h.expectStatus(await admin('PUT', `/v1/admin/tenants/${T.tenantId}/voice-settings`, { json: { daily_spend_cap: spent / 1e6 } }), 200);
+	try {
+		const q = h.expectStatus(await call({ to: '+15557770012', url: docs.url('/quick') }), 201);
+		const d = await waitCall(q.id, (c) => c.ended_at);
+		assert.equal(d.status, 'failed');
+		assert.match(d.end_reason, /daily_spend_cap_reached/);
+		assert.deepEqual(d.attempts, []);
+	} finally {
+		h.expectStatus(await admin('PUT', `/v1/admin/tenants/${T.tenantId}/voice-settings`, { json: { daily_spend_cap: null } }), 200);
+	}
+});
