@@ -295,10 +295,11 @@ static void submit_smpp(struct sms_ctx *c, struct prov *p)
 				attempt(c, p->id, "failed", "bind queue full");
 				return route_next(c);
 			}
-			c->pending -= (int)(n - i); /* the rest never went out */
-			if (!c->first_error)
-				c->first_error = SMPP_ESME_RMSGQFUL;
-			if (c->pending == 0) {
+			uint32_t none = 0; /* responses of the sent segments may race with this */
+			__atomic_compare_exchange_n(&c->first_error, &none, SMPP_ESME_RMSGQFUL,
+						    false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+			/* the rest never went out; the thread that takes pending to 0 finishes */
+			if (__atomic_sub_fetch(&c->pending, (int)(n - i), __ATOMIC_SEQ_CST) == 0) {
 				attempt(c, p->id, "failed", "bind queue full mid-message");
 				return finish(c, "failed", "partial",
 					      "only part of the message was sent", NULL);
@@ -313,13 +314,17 @@ void sms_submitted(struct messaging *m, struct work *w)
 	struct seg_ref *ref = w->ref;
 	struct sms_ctx *c = ref->ctx;
 	(void)m;
+	/* the segments' responses are handled by several pool threads at once: the counters
+	   are atomic, and the thread that takes pending to 0 finishes the message */
 	if (w->status == SMPP_ESME_ROK) {
-		c->ok++;
 		snprintf(c->pmids[ref->seq], sizeof(c->pmids[0]), "%s", w->pmid);
-	} else if (!c->first_error) {
-		c->first_error = w->status;
+		__atomic_add_fetch(&c->ok, 1, __ATOMIC_SEQ_CST);
+	} else {
+		uint32_t none = 0;
+		__atomic_compare_exchange_n(&c->first_error, &none, (uint32_t)w->status, false,
+					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 	}
-	if (--c->pending > 0)
+	if (__atomic_sub_fetch(&c->pending, 1, __ATOMIC_SEQ_CST) > 0)
 		return;
 	char err[32];
 	snprintf(err, sizeof(err), "command_status 0x%08x", c->first_error);
