@@ -128,6 +128,10 @@ static const struct ckey keys[] = {
      "Default daily voice spend cap per tenant, in currency units (0: none)"},
     {"voice.document_workers", C_INT, S(voice_doc_workers), "16", 1, 256,
      "Threads fetching call-control documents and status work"},
+    {"messaging.help_text", C_STR, S(messaging_help_text),
+     "Reply STOP to unsubscribe. Msg&Data Rates May Apply.", 0, 0,
+     "Automatic answer to an inbound HELP or INFO (empty: none; the number's sms_url still "
+     "gets the message)"},
     {"log.level", C_STR, S(log_level), "info", 0, 0, "debug, info, warn or error"},
 };
 #undef S

@@ -120,6 +120,7 @@ struct config {
 	int webhooks_timeout_ms;	 /* webhooks.timeout_ms: whole delivery */
 	int webhooks_disable_after_s;	 /* webhooks.disable_after_s: failing this long disables */
 	char *email_from;		 /* email.from: sender of the auth outbox's mails */
+	char *messaging_help_text;	 /* messaging.help_text: the HELP/INFO auto-reply */
 	int messaging_lease_s;		 /* messaging.lease_s: a send job's visibility timeout */
 	bool voice_enabled;		 /* voice.enabled: run the engine and the call service */
 	char *voice_sip_addr;		 /* voice.sip_addr */

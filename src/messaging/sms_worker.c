@@ -1,7 +1,7 @@
 /* sms_worker.c: outbound SMS through least-cost routing with failover (HTTP providers
    synchronously on the pool threads, SMPP binds asynchronously), receipts matched to the
    submitted segments (also when they arrive before the submit response), and inbound
-   messages with STOP/START/HELP, events and the number's sms_url. */
+   messages with STOP/START and HELP (an automatic answer), events and the number's sms_url. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -582,6 +582,8 @@ static int inbound_fn(struct store_tx *tx, void *arg)
 	static const char *const stop[] = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL",
 					   "END",  "QUIT",    "STOPP",	     NULL};
 	static const char *const start[] = {"START", "YES", "UNSTOP", NULL};
+	static const char *const help[] = {"HELP", "INFO", NULL};
+	bool want_help = keyword(in->text, help);
 	if (keyword(in->text, stop))
 		r = store_optout_set(tx, tenant, in->to, in->from, true);
 	else if (keyword(in->text, start))
@@ -609,6 +611,19 @@ static int inbound_fn(struct store_tx *tx, void *arg)
 	if (r >= 0)
 		r = webhooks_emit_tx(in->m->bus, tx, tenant, "message.received", data, NULL, NULL);
 	json_decref(data);
+	const char *help_text = in->m->cfg->messaging_help_text;
+	if (r >= 0 && want_help && help_text && *help_text) {
+		/* HELP / INFO: the automatic answer, sent like any message of the number (a
+		   refusal, such as no route, leaves the inbound message stored and answered by
+		   sms_url) */
+		struct sms_request rq = {
+		    .tenant_id = tenant, .from = in->to, .to = in->from, .body = help_text};
+		struct sms_accepted acc;
+		struct messaging_refusal why;
+		int hr = messaging_sms_submit_tx(in->m->bus, tx, &rq, &acc, &why);
+		if (hr < 0 && hr != -EINVAL)
+			r = hr;
+	}
 	if (r >= 0 && json_str(num, "sms_url")) {
 		/* the sms_url request and its replies: a job, so a crash loses neither */
 		char payload[64];

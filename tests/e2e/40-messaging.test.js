@@ -225,6 +225,12 @@ describe('SMS', () => {
 		smsc.command(`mo 15551239999 ${NUM.slice(1)} start`);
 		await hook.waitFor(() => hook.on('/inbound').length >= 3, 10000, 'the START message');
 		h.expectStatus(await srv.req('POST', '/v1/messages', { token: T.token, json: { from: NUM, to: '+15551239999', body: 'welcome back' } }), 201);
+		// HELP: the automatic answer (messaging.help_text) goes back from the number
+		smsc.command(`mo 15551238888 ${NUM.slice(1)} help`);
+		await smsc.waitFor((e) => e.event === 'submit_sm' && e.destination_addr === '15551238888' && /STOP to unsubscribe/.test(Buffer.from(e.short_message, 'hex').toString()), 10000);
+		const help = submits(smsc, '15551238888').map((x) => Buffer.from(x.short_message, 'hex').toString());
+		assert.ok(help.includes('Reply STOP to unsubscribe. Msg&Data Rates May Apply.'), help.join(' | '));
+		assert.equal(submits(smsc, '15551238888')[0].source_addr, NUM.slice(1));
 	});
 
 	test('a receipt that arrives before the submit response still marks the message delivered', async () => {
