@@ -264,6 +264,9 @@ bool legs_on_event(struct calls *c, struct ccall *k, const struct voice_event *e
 /* k ended: tell its parent, peer, child. */
 void legs_on_hangup(struct calls *c, struct ccall *k);
 void legs_on_timer(struct calls *c, struct ccall *k, int what);
+/* Transfers k's far party to `to` (E.164 through LCR, sip:, client:): blind, or attended
+   (xfer.c). */
+void legs_transfer(struct calls *c, struct ccall *k, const char *to, bool attended);
 /* a transfer's new far party answered */
 void legs_xfer_answered(struct calls *c, struct ccall *x);
 void legs_dial_consumer(struct bus_msg *m, void *arg);
@@ -276,6 +279,8 @@ void rec_status(struct calls *c, struct ccall *k, const char *status);
 void rec_finish(struct calls *c, struct ccall *k, const struct voice_event *ev, const char *reason);
 void rec_insert_leg(struct calls *c, struct ccall *k); /* a Dial child's row */
 void rec_error(struct calls *c, struct ccall *k, const char *url, const char *why);
+/* the far end sent REFER: a call.transferred event (the transfer itself is legs_transfer) */
+void rec_refer(struct calls *c, struct ccall *k, const char *to);
 void rec_recording_start(struct calls *c, struct ccall *k, const char *source);
 void rec_recording_done(struct calls *c, struct ccall *k, const struct voice_event *ev);
 void rec_carrier_health(struct calls *c, const char *carrier_id, const char *health,

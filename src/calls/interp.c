@@ -529,9 +529,13 @@ void interp_on_event(struct calls *c, struct ccall *k, const struct voice_event 
 		if (!k->rec_id[0]) /* else freed once the recording's file is complete */
 			ccall_free(c, k);
 		break;
-	case VOICE_EV_REFER:
+	case VOICE_EV_REFER: /* the far end asks for a blind transfer (202 and NOTIFY sent) */
 		calls_log(LOG_INFO, "transfer requested by the far end", "call", k->id, "refer_to",
 			  ev->to, NULL);
+		if (k->answered && !k->ended && (!strncmp(ev->to, "sip:", 4) || ev->to[0] == '+')) {
+			rec_refer(c, k, ev->to);
+			legs_transfer(c, k, ev->to, false);
+		}
 		break;
 	default:
 		break;

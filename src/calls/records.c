@@ -309,6 +309,15 @@ void rec_error(struct calls *c, struct ccall *k, const char *url, const char *wh
 	submit(c, o);
 }
 
+void rec_refer(struct calls *c, struct ccall *k, const char *to)
+{
+	json_t *o = new_op(k);
+	json_t *d = event_data(k);
+	json_object_set_new(d, "refer_to", json_string(to));
+	add_event(o, "call.transferred", d);
+	submit(c, o);
+}
+
 void rec_recording_start(struct calls *c, struct ccall *k, const char *source)
 {
 	id_new("RE", k->rec_id);

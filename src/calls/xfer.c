@@ -11,7 +11,7 @@
 
 /* ---- live-call commands ---- */
 
-static void transfer(struct calls *c, struct ccall *k, const char *to, bool attended)
+void legs_transfer(struct calls *c, struct ccall *k, const char *to, bool attended)
 {
 	struct ccall *old = ccall_by_lid(c, k->dial_lid);
 	if (!old)
@@ -119,6 +119,6 @@ void legs_on_control(struct calls *c, struct task *t)
 	if (!strcmp(action, "transfer")) {
 		const char *to = json_str(t->row, "to"), *mode = json_str(t->row, "mode");
 		if (to)
-			transfer(c, k, to, mode && !strcmp(mode, "attended"));
+			legs_transfer(c, k, to, mode && !strcmp(mode, "attended"));
 	}
 }

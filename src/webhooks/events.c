@@ -15,6 +15,7 @@ static const struct {
     {"call.completed", "The call ended (any final status; see data.status)"},
     {"call.failed", "The call could not be placed (blocked, no route, carrier error)"},
     {"call.error", "A call-control document could not be fetched or parsed"},
+    {"call.transferred", "The far end asked for a transfer (SIP REFER) and it was placed"},
     {"message.queued", "An SMS was accepted"},
     {"message.sent", "An SMS was accepted by the provider"},
     {"message.delivered", "A delivery receipt confirmed the SMS"},

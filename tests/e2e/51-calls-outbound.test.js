@@ -345,3 +345,29 @@ test("the daily spend cap: once today's priced calls reach it, new calls fail be
 		h.expectStatus(await admin('PUT', `/v1/admin/tenants/${T.tenantId}/voice-settings`, { json: { daily_spend_cap: null } }), 200);
 	}
 });
+
+test('the far end asks for a transfer (REFER): 202, NOTIFY, the new leg is bridged, call.transferred', async () => {
+	const agent = await sippServer({ scenario: 'uas_answer.xml', timeout: 30 });
+	const target = `sip:agent@127.0.0.1:${agent.port}`;
+	const [c0] = await useCarriers([{ scenario: 'uas_refer.xml', cost: '0.0100', extra: ['-key', 'target', target] }]);
+	try {
+		const q = h.expectStatus(await call({ to: '+15557770014', url: docs.url('/hold') }), 201);
+		let leg;
+		for (let i = 0; i < 150 && !leg; i++) {
+			const kids = h.expectStatus(await srv.req('GET', `/v1/calls?parent_call_id=${q.id}`, { token: T.token }), 200).data;
+			leg = kids.find((k) => k.status === 'in-progress' && k.to === target);
+			if (!leg)
+				await h.sleep(100);
+		}
+		assert.ok(leg, 'the REFER target answered');
+		await docs.waitFor(() => docs.on('/events').some((x) => JSON.parse(x.body).type === 'call.transferred' && JSON.parse(x.body).data.call_id === q.id), 10000, 'call.transferred');
+		h.expectStatus(await srv.req('POST', `/v1/calls/${q.id}`, { token: T.token, json: { status: 'completed' } }), [200, 202]);
+		await waitCall(q.id, (c) => c.ended_at);
+		assert.equal((await waitCall(leg.id, (c) => c.ended_at)).status, 'completed');
+		const r = await c0.far.done;
+		assert.equal(r.ok, 1, r.describe());
+		assert.equal((await agent.done).ok, 1);
+	} finally {
+		agent.kill();
+	}
+});
