@@ -4,7 +4,6 @@
 #include <ctype.h>
 
 #include "internal.h"
-#include "messaging/messaging.h"
 #include "webhooks/webhooks.h"
 
 struct cctx {
@@ -148,7 +147,7 @@ static int carrier_of(struct http_req *req, bool create, bool tenant, struct sto
 		return bad(req, "e164 or digits", "number_format");
 	if (tp && !all_digits(tp))
 		return bad(req, "digits only, at most 10", "tech_prefix");
-	if (cid && *cid && !messaging_e164_valid(cid))
+	if (cid && *cid && !e164_valid(cid))
 		return bad(req, "an E.164 number (+15551234567) or \"\"", "caller_id");
 	if (!printable(user) || (user && strchr(user, ':')))
 		return bad(req, "printable characters, no ':'", "username");

@@ -4,7 +4,6 @@
 #include <limits.h>
 
 #include "internal.h"
-#include "messaging/messaging.h"
 
 struct dctx {
 	struct http_req *req;
@@ -85,7 +84,7 @@ static int rule_of(struct http_req *req, bool create, struct store_dialplan_rule
 		   *caller = json_str(b, "match_caller"), *days = json_str(b, "days"),
 		   *ts = json_str(b, "time_start"), *te = json_str(b, "time_end"),
 		   *app = json_str(b, "application_id");
-	if (num && *num && !messaging_e164_valid(num))
+	if (num && *num && !e164_valid(num))
 		return bad(req, "an E.164 number (+15551234567) or \"\"", "match_number");
 	if (pre && !prefix_ok(pre))
 		return bad(req, "digits with an optional leading + (\"+1555\"), or \"\"",

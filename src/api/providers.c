@@ -412,7 +412,7 @@ int h_admin_numbers_create(struct http_req *req)
 	if (!num && !start)
 		return http_error(req, 400, "missing_field", "number (or range_start and count)",
 				  "number");
-	if (!messaging_e164_valid(num ? num : start))
+	if (!e164_valid(num ? num : start))
 		return http_error(req, 400, "invalid_number", "an E.164 number (+15551234567)",
 				  num ? "number" : "range_start");
 	json_t *cnt = json_object_get(req->json, "count");

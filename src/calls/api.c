@@ -33,19 +33,6 @@ static int refuse(struct calls_refusal *w, int status, const char *code, const c
 
 /* ---- callee forms ---- */
 
-static bool e164_valid(const char *s)
-{
-	if (!s || s[0] != '+' || s[1] < '1' || s[1] > '9')
-		return false;
-	size_t n = strlen(s + 1);
-	if (n < 8 || n > 15)
-		return false;
-	for (size_t i = 1; i <= n; i++)
-		if (!isdigit((unsigned char)s[i]))
-			return false;
-	return true;
-}
-
 static bool sip_user_char(unsigned char c)
 {
 	return isalnum(c) || strchr("-_.!~*'()&=+$,;?/%", c);

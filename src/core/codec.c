@@ -1,4 +1,5 @@
 /* codec.c: hex and base64 (standard and url-safe) encoding and strict decoding; form bodies. */
+#include <ctype.h>
 #include <string.h>
 
 #include "core.h"
@@ -172,4 +173,17 @@ int form_parse(const char *body, size_t len, json_t **ret)
 	}
 	*ret = o;
 	return 0;
+}
+
+bool e164_valid(const char *s)
+{
+	if (!s || s[0] != '+' || s[1] < '1' || s[1] > '9')
+		return false;
+	size_t n = strlen(s + 1);
+	if (n < 8 || n > 15)
+		return false;
+	for (size_t i = 1; i <= n; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+	return true;
 }

@@ -36,6 +36,8 @@ int rand_bytes(void *buf, size_t n); /* getrandom(); aborts if the kernel fails 
 void id_new(const char *prefix, char out[ID_LEN + 1]);
 /* True if s is prefix + 32 lowercase hex. */
 bool id_valid(const char *s, const char *prefix);
+/* True for an E.164 number: + then [1-9] and 7 to 14 more digits. */
+bool e164_valid(const char *s);
 
 /* ---- encodings ---- */
 void hex_encode(const void *in, size_t n, char *out); /* out has 2n+1 bytes */

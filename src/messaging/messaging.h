@@ -21,8 +21,6 @@ struct messaging;
 #define EMAIL_SUBJECT "email.send"
 #define REPLY_SUBJECT "sms.reply" /* fetch an inbound message's sms_url, send its replies */
 
-/* True for +[1-9] followed by 7 to 14 digits. */
-bool messaging_e164_valid(const char *s);
 /* True for an alphanumeric sender id: 1-11 of [A-Za-z0-9 ], at least one letter. */
 bool messaging_alnum_sender_valid(const char *s);
 

@@ -10,19 +10,6 @@
 #include "sms.h"
 #include "webhooks/webhooks.h"
 
-bool messaging_e164_valid(const char *s)
-{
-	if (!s || s[0] != '+' || s[1] < '1' || s[1] > '9')
-		return false;
-	size_t n = strlen(s + 1);
-	if (n < 8 || n > 15)
-		return false;
-	for (size_t i = 1; i <= n; i++)
-		if (!isdigit((unsigned char)s[i]))
-			return false;
-	return true;
-}
-
 bool messaging_alnum_sender_valid(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
@@ -67,10 +54,10 @@ static int64_t route_cost(struct store_tx *tx, const char *tenant_id, const char
 int messaging_sms_check_tx(struct store_tx *tx, const struct sms_request *r,
 			   struct sms_accepted *ret, struct messaging_refusal *w)
 {
-	if (!messaging_e164_valid(r->to))
+	if (!e164_valid(r->to))
 		return refuse(w, 400, "invalid_to", "to must be an E.164 number (+15551234567)",
 			      "to");
-	bool alnum = !messaging_e164_valid(r->from);
+	bool alnum = !e164_valid(r->from);
 	if (alnum && !messaging_alnum_sender_valid(r->from))
 		return refuse(w, 400, "invalid_from",
 			      "from must be an E.164 number or an alphanumeric sender id", "from");
