@@ -13,16 +13,6 @@
 	"end_us, duration_s, billed_s, cost_micros, quality, recording_ids, engine_run, seen_us, " \
 	"updated_us"
 
-static int64_t now(void)
-{
-	return (int64_t)time_now_us();
-}
-
-static struct store_val text_or_null(const char *s)
-{
-	return (struct store_val){s ? SV_TEXT : SV_NULL, s, 0};
-}
-
 static struct store_val int_or_null(int64_t i, bool present)
 {
 	return (struct store_val){present ? SV_INT : SV_NULL, NULL, i};
@@ -31,28 +21,28 @@ static struct store_val int_or_null(int64_t i, bool present)
 int store_call_insert(struct store_tx *tx, const struct store_call *c)
 {
 	struct store_val v[] = {
-	    text_or_null(c->id),
-	    text_or_null(c->tenant_id),
-	    text_or_null(c->parent_id),
-	    text_or_null(c->direction),
-	    text_or_null(c->from),
-	    text_or_null(c->to),
-	    text_or_null(c->status ? c->status : "queued"),
-	    text_or_null(c->url),
-	    text_or_null(c->method),
-	    text_or_null(c->fallback_url),
-	    text_or_null(c->fallback_method),
-	    text_or_null(c->twiml),
-	    text_or_null(c->application_id),
-	    text_or_null(c->status_callback),
-	    text_or_null(c->status_callback_method),
-	    text_or_null(c->status_callback_events),
+	    sv_text_or_null(c->id),
+	    sv_text_or_null(c->tenant_id),
+	    sv_text_or_null(c->parent_id),
+	    sv_text_or_null(c->direction),
+	    sv_text_or_null(c->from),
+	    sv_text_or_null(c->to),
+	    sv_text_or_null(c->status ? c->status : "queued"),
+	    sv_text_or_null(c->url),
+	    sv_text_or_null(c->method),
+	    sv_text_or_null(c->fallback_url),
+	    sv_text_or_null(c->fallback_method),
+	    sv_text_or_null(c->twiml),
+	    sv_text_or_null(c->application_id),
+	    sv_text_or_null(c->status_callback),
+	    sv_text_or_null(c->status_callback_method),
+	    sv_text_or_null(c->status_callback_events),
 	    int_or_null(c->timeout_s, c->timeout_s > 0),
 	    int_or_null(c->time_limit_s, c->time_limit_s > 0),
 	    {SV_INT, NULL, c->record ? 1 : 0},
-	    text_or_null(c->engine_run),
-	    {SV_INT, NULL, now()},
-	    {SV_INT, NULL, now()},
+	    sv_text_or_null(c->engine_run),
+	    {SV_INT, NULL, store_now()},
+	    {SV_INT, NULL, store_now()},
 	};
 	return insert_done(tx->st->be->exec(
 	    tx,
@@ -108,105 +98,62 @@ int store_call_list(struct store_tx *tx, const char *tenant_id, const struct sto
 	return r;
 }
 
-/* Appends ", col = ?" with a text value to an UPDATE being built. */
-static void set_text(struct buf *sql, struct store_val *v, size_t *n, const char *col,
-		     const char *val)
-{
-	buf_puts(sql, ", ");
-	buf_puts(sql, col);
-	buf_puts(sql, " = ?");
-	v[(*n)++] = (struct store_val){SV_TEXT, val, 0};
-}
-
-static void set_int(struct buf *sql, struct store_val *v, size_t *n, const char *col, int64_t val)
-{
-	buf_puts(sql, ", ");
-	buf_puts(sql, col);
-	buf_puts(sql, " = ?");
-	v[(*n)++] = (struct store_val){SV_INT, NULL, val};
-}
-
 int store_call_update(struct store_tx *tx, const char *id, const char *const *from,
 		      const struct store_call_update *u)
 {
-	struct store_val v[STORE_MAX_PARAMS];
-	size_t n = 0;
-	struct buf sql;
-	buf_init(&sql, 0);
-	buf_puts(&sql, "UPDATE calls SET updated_us = ?");
-	v[n++] = (struct store_val){SV_INT, NULL, now()};
-	const struct {
-		const char *col, *val;
-	} t[] = {{"status", u->status},	    {"carrier_id", u->carrier_id},
-		 {"attempts", u->attempts}, {"engine_run", u->engine_run},
-		 {"url", u->url},	    {"method", u->method},
-		 {"twiml", u->twiml}};
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (t[i].val)
-			set_text(&sql, v, &n, t[i].col, t[i].val);
-	if (u->sip_code >= 0)
-		set_int(&sql, v, &n, "sip_code", u->sip_code);
-	const struct {
-		const char *col;
-		uint64_t val;
-	} ts[] = {{"ring_us", u->ring_us}, {"answer_us", u->answer_us}, {"seen_us", u->seen_us}};
-	for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++)
-		if (ts[i].val)
-			set_int(&sql, v, &n, ts[i].col, (int64_t)ts[i].val);
-	buf_puts(&sql, " WHERE id = ? AND end_us IS NULL");
-	v[n++] = (struct store_val){SV_TEXT, id, 0};
+	struct sql_upd q;
+	sql_upd_begin(&q, "calls");
+	sql_upd_text(&q, "status", u->status, false);
+	sql_upd_text(&q, "carrier_id", u->carrier_id, false);
+	sql_upd_text(&q, "attempts", u->attempts, false);
+	sql_upd_text(&q, "engine_run", u->engine_run, false);
+	sql_upd_text(&q, "url", u->url, false);
+	sql_upd_text(&q, "method", u->method, false);
+	sql_upd_text(&q, "twiml", u->twiml, false);
+	sql_upd_int(&q, "sip_code", u->sip_code, u->sip_code >= 0);
+	sql_upd_int(&q, "ring_us", (int64_t)u->ring_us, u->ring_us != 0);
+	sql_upd_int(&q, "answer_us", (int64_t)u->answer_us, u->answer_us != 0);
+	sql_upd_int(&q, "seen_us", (int64_t)u->seen_us, u->seen_us != 0);
+	buf_puts(&q.sql, " WHERE id = ? AND end_us IS NULL");
+	q.v[q.n++] = (struct store_val){SV_TEXT, id, 0};
 	if (from && from[0]) {
-		buf_puts(&sql, " AND status IN (");
+		buf_puts(&q.sql, " AND status IN (");
 		for (size_t i = 0; from[i]; i++) {
-			if (n >= STORE_MAX_PARAMS) {
-				buf_free(&sql);
+			if (q.n >= STORE_MAX_PARAMS) {
+				buf_free(&q.sql);
 				return -E2BIG;
 			}
-			buf_puts(&sql, i ? ", ?" : "?");
-			v[n++] = (struct store_val){SV_TEXT, from[i], 0};
+			buf_puts(&q.sql, i ? ", ?" : "?");
+			q.v[q.n++] = (struct store_val){SV_TEXT, from[i], 0};
 		}
-		buf_puts(&sql, ")");
+		buf_puts(&q.sql, ")");
 	}
-	int r = tx->st->be->exec(tx, sql.p, n, v);
-	buf_free(&sql);
+	int r = tx->st->be->exec(tx, q.sql.p, q.n, q.v);
+	buf_free(&q.sql);
 	return r < 0 ? r : r > 0;
 }
 
 int store_call_finish(struct store_tx *tx, const char *id, const struct store_call_end *e)
 {
-	struct store_val v[STORE_MAX_PARAMS];
-	size_t n = 0;
-	struct buf sql;
-	buf_init(&sql, 0);
-	uint64_t end = e->end_us ? e->end_us : (uint64_t)now();
-	buf_puts(&sql, "UPDATE calls SET updated_us = ?");
-	v[n++] = (struct store_val){SV_INT, NULL, now()};
-	set_int(&sql, v, &n, "end_us", (int64_t)end);
-	set_int(&sql, v, &n, "duration_s", e->duration_s > 0 ? e->duration_s : 0);
-	set_int(&sql, v, &n, "billed_s", e->billed_s > 0 ? e->billed_s : 0);
-	buf_puts(&sql, ", cost_micros = ?");
-	v[n++] = int_or_null(e->cost_micros, e->cost_micros >= 0);
+	struct sql_upd q;
+	sql_upd_begin(&q, "calls");
+	sql_upd_int(&q, "end_us", e->end_us ? (int64_t)e->end_us : store_now(), true);
+	sql_upd_int(&q, "duration_s", e->duration_s > 0 ? e->duration_s : 0, true);
+	sql_upd_int(&q, "billed_s", e->billed_s > 0 ? e->billed_s : 0, true);
+	sql_upd_set(&q, "cost_micros", int_or_null(e->cost_micros, e->cost_micros >= 0));
 	/* NULL strings and negative codes keep what the live call already recorded */
-	const struct {
-		const char *col, *val;
-	} t[] = {{"status", e->status},
-		 {"end_reason", e->end_reason},
-		 {"quality", e->quality},
-		 {"carrier_id", e->carrier_id},
-		 {"attempts", e->attempts}};
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (t[i].val)
-			set_text(&sql, v, &n, t[i].col, t[i].val);
-	if (e->sip_code >= 0)
-		set_int(&sql, v, &n, "sip_code", e->sip_code);
-	if (e->q850_cause >= 0)
-		set_int(&sql, v, &n, "q850_cause", e->q850_cause);
-	if (e->answer_us)
-		set_int(&sql, v, &n, "answer_us", (int64_t)e->answer_us);
-	buf_puts(&sql, " WHERE id = ? AND end_us IS NULL");
-	v[n++] = (struct store_val){SV_TEXT, id, 0};
-	int r = tx->st->be->exec(tx, sql.p, n, v);
-	buf_free(&sql);
+	sql_upd_text(&q, "status", e->status, false);
+	sql_upd_text(&q, "end_reason", e->end_reason, false);
+	sql_upd_text(&q, "quality", e->quality, false);
+	sql_upd_text(&q, "carrier_id", e->carrier_id, false);
+	sql_upd_text(&q, "attempts", e->attempts, false);
+	sql_upd_int(&q, "sip_code", e->sip_code, e->sip_code >= 0);
+	sql_upd_int(&q, "q850_cause", e->q850_cause, e->q850_cause >= 0);
+	sql_upd_int(&q, "answer_us", (int64_t)e->answer_us, e->answer_us != 0);
+	buf_puts(&q.sql, " WHERE id = ? AND end_us IS NULL");
+	q.v[q.n++] = (struct store_val){SV_TEXT, id, 0};
+	int r = tx->st->be->exec(tx, q.sql.p, q.n, q.v);
+	buf_free(&q.sql);
 	return r < 0 ? r : r > 0;
 }
 
@@ -228,7 +175,7 @@ int store_call_add_recording(struct store_tx *tx, const char *id, const char *re
 	if (!text)
 		return -ENOMEM;
 	r = stx_exec(tx, "UPDATE calls SET recording_ids = ?, updated_us = ? WHERE id = ?", "sis",
-		     text, now(), id);
+		     text, store_now(), id);
 	free(text);
 	return r < 0 ? r : (r == 0 ? -ENOENT : 0);
 }

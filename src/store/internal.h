@@ -14,6 +14,36 @@ struct store_val {
 };
 #define STORE_MAX_PARAMS 32
 
+/* ---- helpers of the record files ---- */
+static inline int64_t store_now(void)
+{
+	return (int64_t)time_now_us();
+}
+/* An UPDATE or DELETE of one row: 0 if it changed one, -ENOENT if none matched, else r. */
+static inline int store_changed(int r)
+{
+	return r < 0 ? r : (r == 0 ? -ENOENT : 0);
+}
+static inline struct store_val sv_text_or_null(const char *s)
+{
+	return (struct store_val){s ? SV_TEXT : SV_NULL, s, 0};
+}
+
+/* An UPDATE being built from the fields a change carries: "UPDATE <table> SET updated_us = ?"
+   then ", col = ?" per value given; room for 3 more parameters is kept for the caller's
+   WHERE, which it appends to sql before running it with v[0..n). */
+struct sql_upd {
+	struct buf sql;
+	struct store_val v[STORE_MAX_PARAMS];
+	size_t n;
+};
+void sql_upd_begin(struct sql_upd *u, const char *table);
+void sql_upd_set(struct sql_upd *u, const char *col, struct store_val val);
+/* NULL val: the column is left; empty_is_null: "" stores NULL */
+void sql_upd_text(struct sql_upd *u, const char *col, const char *val, bool empty_is_null);
+/* set false: the column is left */
+void sql_upd_int(struct sql_upd *u, const char *col, int64_t val, bool set);
+
 struct backend {
 	const char *name;
 	int (*open)(struct store *st);

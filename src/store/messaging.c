@@ -22,16 +22,6 @@
 	"sent_us"
 #define TPL_COLS "id, tenant_id, name, subject, text_body, html_body, created_us, updated_us"
 
-static int changed(int r)
-{
-	return r < 0 ? r : (r == 0 ? -ENOENT : 0);
-}
-
-static int64_t now(void)
-{
-	return (int64_t)time_now_us();
-}
-
 /* ---- phone numbers and sender ids ---- */
 
 int store_number_insert(struct store_tx *tx, const char *id, const char *tenant_id,
@@ -40,7 +30,7 @@ int store_number_insert(struct store_tx *tx, const char *id, const char *tenant_
 	return insert_done(stx_exec(tx,
 				    "INSERT INTO phone_numbers (id, tenant_id, number, created_us, "
 				    "updated_us) VALUES (?, ?, ?, ?, ?)",
-				    "sssii", id, tenant_id, number, now(), now()));
+				    "sssii", id, tenant_id, number, store_now(), store_now()));
 }
 
 int store_number_get(struct store_tx *tx, const char *tenant_id, const char *id, json_t **ret)
@@ -74,28 +64,28 @@ int store_number_list(struct store_tx *tx, const char *tenant_id, const char *cu
 
 int store_number_assign(struct store_tx *tx, const char *id, const char *tenant_id)
 {
-	return changed(
+	return store_changed(
 	    stx_exec(tx,
 		     "UPDATE phone_numbers SET tenant_id = ?, sms_url = NULL, sms_method = "
 		     "NULL, voice_url = NULL, voice_method = NULL, voice_fallback_url = NULL, "
 		     "voice_fallback_method = NULL, voice_status_callback = NULL, "
 		     "voice_application_id = NULL, updated_us = ? WHERE id = ?",
-		     "sis", tenant_id, now(), id));
+		     "sis", tenant_id, store_now(), id));
 }
 
 int store_number_set_sms(struct store_tx *tx, const char *tenant_id, const char *id,
 			 const char *url, const char *method)
 {
-	return changed(
+	return store_changed(
 	    stx_exec(tx,
 		     "UPDATE phone_numbers SET sms_url = ?, sms_method = ?, updated_us = ? "
 		     "WHERE id = ? AND tenant_id = ?",
-		     "ssiss", url, method, now(), id, tenant_id));
+		     "ssiss", url, method, store_now(), id, tenant_id));
 }
 
 int store_number_delete(struct store_tx *tx, const char *id)
 {
-	return changed(stx_exec(tx, "DELETE FROM phone_numbers WHERE id = ?", "s", id));
+	return store_changed(stx_exec(tx, "DELETE FROM phone_numbers WHERE id = ?", "s", id));
 }
 
 int store_sender_insert(struct store_tx *tx, const char *id, const char *tenant_id,
@@ -104,7 +94,7 @@ int store_sender_insert(struct store_tx *tx, const char *id, const char *tenant_
 	return insert_done(stx_exec(tx,
 				    "INSERT INTO sender_ids (id, tenant_id, sender, created_us) "
 				    "VALUES (?, ?, ?, ?)",
-				    "sssi", id, tenant_id, sender, now()));
+				    "sssi", id, tenant_id, sender, store_now()));
 }
 
 int store_sender_allowed(struct store_tx *tx, const char *tenant_id, const char *from)
@@ -132,7 +122,7 @@ int store_provider_insert(struct store_tx *tx, const struct store_provider *p)
 				    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 				    "sssssiiiii", p->id, p->tenant_id, p->name, p->kind, p->config,
 				    (int64_t)p->priority, (int64_t)p->weight, (int64_t)p->enabled,
-				    now(), now()));
+				    store_now(), store_now()));
 }
 
 /* scope: tenant_id NULL = the operator's providers; any = every provider (the worker) */
@@ -202,19 +192,19 @@ int store_provider_update(struct store_tx *tx, const char *tenant_id, const char
 		return r;
 	snprintf(sql, sizeof(sql), "UPDATE messaging_providers SET updated_us = ? WHERE id = ?%s",
 		 scope);
-	return changed(tenant_id ? stx_exec(tx, sql, "iss", now(), id, tenant_id)
-				 : stx_exec(tx, sql, "is", now(), id));
+	return store_changed(tenant_id ? stx_exec(tx, sql, "iss", store_now(), id, tenant_id)
+				       : stx_exec(tx, sql, "is", store_now(), id));
 }
 
 int store_provider_delete(struct store_tx *tx, const char *tenant_id, const char *id)
 {
 	if (!tenant_id)
-		return changed(stx_exec(
+		return store_changed(stx_exec(
 		    tx, "DELETE FROM messaging_providers WHERE id = ? AND tenant_id IS NULL", "s",
 		    id));
-	return changed(stx_exec(tx,
-				"DELETE FROM messaging_providers WHERE id = ? AND tenant_id = ?",
-				"ss", id, tenant_id));
+	return store_changed(
+	    stx_exec(tx, "DELETE FROM messaging_providers WHERE id = ? AND tenant_id = ?", "ss", id,
+		     tenant_id));
 }
 
 int store_provider_health(struct store_tx *tx, const char *id, const char *health)
@@ -284,8 +274,8 @@ int store_message_insert(struct store_tx *tx, const struct store_message *m)
 	    {m->status_callback ? SV_TEXT : SV_NULL, m->status_callback, 0},
 	    {m->validity_s > 0 ? SV_INT : SV_NULL, NULL, m->validity_s},
 	    {m->send_at_us ? SV_INT : SV_NULL, NULL, (int64_t)m->send_at_us},
-	    {SV_INT, NULL, now()},
-	    {SV_INT, NULL, now()},
+	    {SV_INT, NULL, store_now()},
+	    {SV_INT, NULL, store_now()},
 	    {m->provider_id ? SV_TEXT : SV_NULL, m->provider_id, 0},
 	};
 	return insert_done(tx->st->be->exec(
@@ -343,7 +333,7 @@ int store_message_status(struct store_tx *tx, const char *id, const char *status
 	size_t n = 0;
 	buf_puts(&sql, "UPDATE messages SET status = ?, updated_us = ?");
 	v[n++] = (struct store_val){SV_TEXT, status, 0};
-	v[n++] = (struct store_val){SV_INT, NULL, now()};
+	v[n++] = (struct store_val){SV_INT, NULL, store_now()};
 	if (u && u->provider_id) {
 		buf_puts(&sql, ", provider_id = ?");
 		v[n++] = (struct store_val){SV_TEXT, u->provider_id, 0};
@@ -421,7 +411,7 @@ int store_early_receipt_put(struct store_tx *tx, const char *provider_id, const 
 				    "INSERT INTO early_receipts (provider_id, provider_message_id, "
 				    "stat, err, received_us) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO "
 				    "NOTHING",
-				    "ssssi", provider_id, pmid, stat, err, now()));
+				    "ssssi", provider_id, pmid, stat, err, store_now()));
 }
 
 int store_early_receipt_take(struct store_tx *tx, const char *provider_id, const char *pmid,
@@ -455,7 +445,7 @@ int store_optout_set(struct store_tx *tx, const char *tenant_id, const char *sen
 	    tx,
 	    "INSERT INTO opt_outs (tenant_id, sender, recipient, created_us) VALUES (?, ?, "
 	    "?, ?) ON CONFLICT DO NOTHING",
-	    "sssi", tenant_id, sender, recipient, now());
+	    "sssi", tenant_id, sender, recipient, store_now());
 }
 
 int store_optout_check(struct store_tx *tx, const char *tenant_id, const char *sender,
@@ -483,7 +473,7 @@ int store_email_insert(struct store_tx *tx, const struct store_email *e)
 		     "request, status, status_callback, message_id_header, created_us, "
 		     "updated_us) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
 		     "ssssssssii", e->id, e->tenant_id, e->from, e->rcpt, e->subject, e->request,
-		     e->status_callback, e->message_id_header, now(), now()));
+		     e->status_callback, e->message_id_header, store_now(), store_now()));
 }
 
 int store_email_get(struct store_tx *tx, const char *tenant_id, const char *id, json_t **ret)
@@ -515,17 +505,19 @@ int store_email_result(struct store_tx *tx, const char *id, const char *status,
 	    "UPDATE emails SET status = ?, provider_id = ?, smtp_code = ?, error_message "
 	    "= ?, attempts = attempts + 1, updated_us = ?, sent_us = CASE WHEN ? = 'sent' "
 	    "THEN ? ELSE sent_us END WHERE id = ?",
-	    "ssisisis", status, provider_id, (int64_t)smtp_code, error, now(), status, now(), id);
+	    "ssisisis", status, provider_id, (int64_t)smtp_code, error, store_now(), status,
+	    store_now(), id);
 }
 
 int store_template_insert(struct store_tx *tx, const struct store_template *t)
 {
-	return insert_done(stx_exec(
-	    tx,
-	    "INSERT INTO email_templates (id, tenant_id, name, subject, "
-	    "text_body, html_body, created_us, updated_us) VALUES (?, ?, ?, ?, "
-	    "?, ?, ?, ?)",
-	    "ssssssii", t->id, t->tenant_id, t->name, t->subject, t->text, t->html, now(), now()));
+	return insert_done(
+	    stx_exec(tx,
+		     "INSERT INTO email_templates (id, tenant_id, name, subject, "
+		     "text_body, html_body, created_us, updated_us) VALUES (?, ?, ?, ?, "
+		     "?, ?, ?, ?)",
+		     "ssssssii", t->id, t->tenant_id, t->name, t->subject, t->text, t->html,
+		     store_now(), store_now()));
 }
 
 int store_template_get(struct store_tx *tx, const char *tenant_id, const char *id, json_t **ret)
@@ -560,17 +552,17 @@ int store_template_update(struct store_tx *tx, const char *tenant_id, const char
 			r = stx_exec(tx, f[i].sql, "sss", f[i].val, id, tenant_id);
 	if (r < 0)
 		return r;
-	return changed(
+	return store_changed(
 	    stx_exec(tx,
 		     "UPDATE email_templates SET updated_us = ? WHERE id = ? AND tenant_id "
 		     "= ?",
-		     "iss", now(), id, tenant_id));
+		     "iss", store_now(), id, tenant_id));
 }
 
 int store_template_delete(struct store_tx *tx, const char *tenant_id, const char *id)
 {
-	return changed(stx_exec(tx, "DELETE FROM email_templates WHERE id = ? AND tenant_id = ?",
-				"ss", id, tenant_id));
+	return store_changed(stx_exec(
+	    tx, "DELETE FROM email_templates WHERE id = ? AND tenant_id = ?", "ss", id, tenant_id));
 }
 
 /* ---- the auth outbox, sent by the e-mail worker ---- */

@@ -61,36 +61,34 @@ int store_tenant_list(struct store_tx *tx, const char *cursor, int limit, json_t
 			       cursor, limit);
 }
 
-static int changed(int r)
-{
-	return r < 0 ? r : (r == 0 ? -ENOENT : 0);
-}
-
 int store_tenant_update_name(struct store_tx *tx, const char *id, const char *name)
 {
-	return changed(stx_exec(tx, "UPDATE tenants SET name = ?, updated_us = ? WHERE id = ?",
-				"sis", name, (int64_t)time_now_us(), id));
+	return store_changed(stx_exec(tx,
+				      "UPDATE tenants SET name = ?, updated_us = ? WHERE id = ?",
+				      "sis", name, (int64_t)time_now_us(), id));
 }
 
 int store_tenant_set_status(struct store_tx *tx, const char *id, const char *status)
 {
-	return changed(stx_exec(tx, "UPDATE tenants SET status = ?, updated_us = ? WHERE id = ?",
-				"sis", status, (int64_t)time_now_us(), id));
+	return store_changed(stx_exec(tx,
+				      "UPDATE tenants SET status = ?, updated_us = ? WHERE id = ?",
+				      "sis", status, (int64_t)time_now_us(), id));
 }
 
 int store_tenant_set_limits(struct store_tx *tx, const char *id, const json_t *l)
 {
-	return changed(stx_exec(tx,
-				"UPDATE tenants SET api_rps = ?, api_burst = ?, key_rps = ?, "
-				"key_burst = ?, updated_us = ? WHERE id = ?",
-				"iiiiis", json_int(l, "tenant_rps", 0),
-				json_int(l, "tenant_burst", 0), json_int(l, "key_rps", 0),
-				json_int(l, "key_burst", 0), (int64_t)time_now_us(), id));
+	return store_changed(stx_exec(tx,
+				      "UPDATE tenants SET api_rps = ?, api_burst = ?, key_rps = ?, "
+				      "key_burst = ?, updated_us = ? WHERE id = ?",
+				      "iiiiis", json_int(l, "tenant_rps", 0),
+				      json_int(l, "tenant_burst", 0), json_int(l, "key_rps", 0),
+				      json_int(l, "key_burst", 0), (int64_t)time_now_us(), id));
 }
 
 int store_tenant_delete(struct store_tx *tx, const char *id)
 {
-	return changed(stx_exec(tx, "DELETE FROM tenants WHERE id = ? AND platform = 0", "s", id));
+	return store_changed(
+	    stx_exec(tx, "DELETE FROM tenants WHERE id = ? AND platform = 0", "s", id));
 }
 
 int store_platform_tenant(struct store_tx *tx, json_t **ret)
@@ -138,30 +136,31 @@ int store_user_list(struct store_tx *tx, const char *tenant_id, const char *curs
 int store_user_update(struct store_tx *tx, const char *tenant_id, const char *id, const char *role,
 		      const char *status, const char *name)
 {
-	return changed(stx_exec(tx,
-				"UPDATE users SET role = COALESCE(?, role), "
-				"status = COALESCE(?, status), name = COALESCE(?, name), "
-				"updated_us = ? WHERE tenant_id = ? AND id = ?",
-				"sssiss", role, status, name, (int64_t)time_now_us(), tenant_id,
-				id));
+	return store_changed(stx_exec(tx,
+				      "UPDATE users SET role = COALESCE(?, role), "
+				      "status = COALESCE(?, status), name = COALESCE(?, name), "
+				      "updated_us = ? WHERE tenant_id = ? AND id = ?",
+				      "sssiss", role, status, name, (int64_t)time_now_us(),
+				      tenant_id, id));
 }
 
 int store_user_set_password(struct store_tx *tx, const char *tenant_id, const char *id,
 			    const char *pw_hash)
 {
-	return changed(stx_exec(tx,
-				"UPDATE users SET password_hash = ?, status = CASE WHEN "
-				"status = 'invited' THEN 'active' ELSE status END, updated_us = ? "
-				"WHERE tenant_id = ? AND id = ?",
-				"siss", pw_hash, (int64_t)time_now_us(), tenant_id, id));
+	return store_changed(
+	    stx_exec(tx,
+		     "UPDATE users SET password_hash = ?, status = CASE WHEN "
+		     "status = 'invited' THEN 'active' ELSE status END, updated_us = ? "
+		     "WHERE tenant_id = ? AND id = ?",
+		     "siss", pw_hash, (int64_t)time_now_us(), tenant_id, id));
 }
 
 int store_user_set_verified(struct store_tx *tx, const char *tenant_id, const char *id)
 {
-	return changed(stx_exec(tx,
-				"UPDATE users SET email_verified = 1, updated_us = ? "
-				"WHERE tenant_id = ? AND id = ?",
-				"iss", (int64_t)time_now_us(), tenant_id, id));
+	return store_changed(stx_exec(tx,
+				      "UPDATE users SET email_verified = 1, updated_us = ? "
+				      "WHERE tenant_id = ? AND id = ?",
+				      "iss", (int64_t)time_now_us(), tenant_id, id));
 }
 
 int store_user_count_role(struct store_tx *tx, const char *tenant_id, const char *role, int *ret)
@@ -208,10 +207,10 @@ int store_apikey_list(struct store_tx *tx, const char *tenant_id, const char *cu
 
 int store_apikey_revoke(struct store_tx *tx, const char *tenant_id, const char *id)
 {
-	return changed(stx_exec(tx,
-				"UPDATE api_keys SET revoked_us = ? WHERE tenant_id = ? AND "
-				"id = ? AND revoked_us IS NULL",
-				"iss", (int64_t)time_now_us(), tenant_id, id));
+	return store_changed(stx_exec(tx,
+				      "UPDATE api_keys SET revoked_us = ? WHERE tenant_id = ? AND "
+				      "id = ? AND revoked_us IS NULL",
+				      "iss", (int64_t)time_now_us(), tenant_id, id));
 }
 
 int store_apikey_by_hash(struct store_tx *tx, const char *hash, json_t **ret)

@@ -210,3 +210,38 @@ int store_schema_version(struct store *st, int *ret_binary, int *ret_db)
 	int r = store_tx(st, NULL, STORE_READ, version_fn, ret_db);
 	return r == -ENOENT || r == -EIO ? 0 : r;
 }
+
+/* ---- UPDATE builder (internal.h) ---- */
+
+void sql_upd_begin(struct sql_upd *u, const char *table)
+{
+	buf_init(&u->sql, 0);
+	buf_puts(&u->sql, "UPDATE ");
+	buf_puts(&u->sql, table);
+	buf_puts(&u->sql, " SET updated_us = ?");
+	u->v[0] = (struct store_val){SV_INT, NULL, store_now()};
+	u->n = 1;
+}
+
+void sql_upd_set(struct sql_upd *u, const char *col, struct store_val val)
+{
+	if (u->n >= STORE_MAX_PARAMS - 3)
+		return;
+	buf_puts(&u->sql, ", ");
+	buf_puts(&u->sql, col);
+	buf_puts(&u->sql, " = ?");
+	u->v[u->n++] = val;
+}
+
+void sql_upd_text(struct sql_upd *u, const char *col, const char *val, bool empty_is_null)
+{
+	if (val)
+		sql_upd_set(u, col,
+			    (struct store_val){empty_is_null && !*val ? SV_NULL : SV_TEXT, val, 0});
+}
+
+void sql_upd_int(struct sql_upd *u, const char *col, int64_t val, bool set)
+{
+	if (set)
+		sql_upd_set(u, col, (struct store_val){SV_INT, NULL, val});
+}

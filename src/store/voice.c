@@ -19,56 +19,8 @@
 	"id, tenant_id, call_id, source, status, path, duration_ms, bytes, status_callback, "      \
 	"status_callback_method, created_us, updated_us, completed_us"
 
-static int changed(int r)
-{
-	return r < 0 ? r : (r == 0 ? -ENOENT : 0);
-}
-
-static int64_t now(void)
-{
-	return (int64_t)time_now_us();
-}
-
-/* An UPDATE built from the fields a PATCH carries: SET a = ?, b = ?, updated_us = ? WHERE
-   id = ? plus a scope condition. */
-struct upd {
-	struct buf sql;
-	struct store_val v[STORE_MAX_PARAMS];
-	size_t n;
-};
-
-static void upd_begin(struct upd *u, const char *table)
-{
-	buf_init(&u->sql, 0);
-	buf_puts(&u->sql, "UPDATE ");
-	buf_puts(&u->sql, table);
-	buf_puts(&u->sql, " SET updated_us = ?");
-	u->v[0] = (struct store_val){SV_INT, NULL, now()};
-	u->n = 1;
-}
-
-static void upd_text(struct upd *u, const char *col, const char *val, bool empty_is_null)
-{
-	if (!val || u->n >= STORE_MAX_PARAMS - 3)
-		return;
-	buf_puts(&u->sql, ", ");
-	buf_puts(&u->sql, col);
-	buf_puts(&u->sql, " = ?");
-	u->v[u->n++] = (struct store_val){empty_is_null && !*val ? SV_NULL : SV_TEXT, val, 0};
-}
-
-static void upd_int(struct upd *u, const char *col, int64_t val, bool set)
-{
-	if (!set || u->n >= STORE_MAX_PARAMS - 3)
-		return;
-	buf_puts(&u->sql, ", ");
-	buf_puts(&u->sql, col);
-	buf_puts(&u->sql, " = ?");
-	u->v[u->n++] = (struct store_val){SV_INT, NULL, val};
-}
-
 /* tenant_id NULL: tenant_id IS NULL (the operator's rows) unless any. */
-static int upd_run(struct store_tx *tx, struct upd *u, const char *id, const char *tenant_id,
+static int upd_run(struct store_tx *tx, struct sql_upd *u, const char *id, const char *tenant_id,
 		   bool any)
 {
 	buf_puts(&u->sql, " WHERE id = ?");
@@ -81,7 +33,7 @@ static int upd_run(struct store_tx *tx, struct upd *u, const char *id, const cha
 	}
 	int r = tx->st->be->exec(tx, u->sql.p, u->n, u->v);
 	buf_free(&u->sql);
-	return changed(r);
+	return store_changed(r);
 }
 
 static const char *digits_of(const char *s)
@@ -112,8 +64,8 @@ int store_carrier_insert(struct store_tx *tx, const struct store_carrier *c)
 	    {SV_INT, NULL, c->weight},
 	    {SV_INT, NULL, c->enabled},
 	    {SV_INT, NULL, c->ping_ms},
-	    {SV_INT, NULL, now()},
-	    {SV_INT, NULL, now()},
+	    {SV_INT, NULL, store_now()},
+	    {SV_INT, NULL, store_now()},
 	};
 	return insert_done(tx->st->be->exec(
 	    tx,
@@ -155,16 +107,16 @@ int store_carrier_list(struct store_tx *tx, const char *tenant_id, const char *c
 int store_carrier_update(struct store_tx *tx, const char *tenant_id, const char *id,
 			 const struct store_carrier *c)
 {
-	struct upd u;
-	upd_begin(&u, "carriers");
-	upd_text(&u, "name", c->name, false);
-	upd_text(&u, "host", c->host, false);
-	upd_text(&u, "transport", c->transport, false);
-	upd_text(&u, "username", c->username, true);
-	upd_text(&u, "password", c->password, true);
-	upd_text(&u, "number_format", c->number_format, false);
-	upd_text(&u, "tech_prefix", c->tech_prefix, false);
-	upd_text(&u, "caller_id", c->caller_id, false);
+	struct sql_upd u;
+	sql_upd_begin(&u, "carriers");
+	sql_upd_text(&u, "name", c->name, false);
+	sql_upd_text(&u, "host", c->host, false);
+	sql_upd_text(&u, "transport", c->transport, false);
+	sql_upd_text(&u, "username", c->username, true);
+	sql_upd_text(&u, "password", c->password, true);
+	sql_upd_text(&u, "number_format", c->number_format, false);
+	sql_upd_text(&u, "tech_prefix", c->tech_prefix, false);
+	sql_upd_text(&u, "caller_id", c->caller_id, false);
 	const struct {
 		const char *col;
 		int val;
@@ -177,27 +129,27 @@ int store_carrier_update(struct store_tx *tx, const char *tenant_id, const char 
 		    {"enabled", c->enabled},
 		    {"ping_ms", c->ping_ms}};
 	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
-		upd_int(&u, ints[i].col, ints[i].val, ints[i].val >= 0);
+		sql_upd_int(&u, ints[i].col, ints[i].val, ints[i].val >= 0);
 	return upd_run(tx, &u, id, tenant_id, false);
 }
 
 int store_carrier_delete(struct store_tx *tx, const char *tenant_id, const char *id)
 {
 	if (!tenant_id)
-		return changed(stx_exec(
+		return store_changed(stx_exec(
 		    tx, "DELETE FROM carriers WHERE id = ? AND tenant_id IS NULL", "s", id));
-	return changed(stx_exec(tx, "DELETE FROM carriers WHERE id = ? AND tenant_id = ?", "ss", id,
-				tenant_id));
+	return store_changed(stx_exec(tx, "DELETE FROM carriers WHERE id = ? AND tenant_id = ?",
+				      "ss", id, tenant_id));
 }
 
 int store_carrier_health(struct store_tx *tx, const char *id, const char *health,
 			 const char *reg_status)
 {
 	if (reg_status)
-		return changed(
+		return store_changed(
 		    stx_exec(tx, "UPDATE carriers SET health = ?, reg_status = ? WHERE id = ?",
 			     "sss", health, reg_status, id));
-	return changed(
+	return store_changed(
 	    stx_exec(tx, "UPDATE carriers SET health = ? WHERE id = ?", "ss", health, id));
 }
 
@@ -281,22 +233,22 @@ int store_carrier_routes(struct store_tx *tx, const char *tenant_id, const char 
 int store_number_set_voice(struct store_tx *tx, const char *tenant_id, const char *id,
 			   const struct store_number_voice *v)
 {
-	struct upd u;
-	upd_begin(&u, "phone_numbers");
-	upd_text(&u, "voice_url", v->voice_url, true);
-	upd_text(&u, "voice_method", v->voice_method, true);
-	upd_text(&u, "voice_fallback_url", v->fallback_url, true);
-	upd_text(&u, "voice_fallback_method", v->fallback_method, true);
-	upd_text(&u, "voice_status_callback", v->status_callback, true);
-	upd_text(&u, "voice_application_id", v->application_id, true);
+	struct sql_upd u;
+	sql_upd_begin(&u, "phone_numbers");
+	sql_upd_text(&u, "voice_url", v->voice_url, true);
+	sql_upd_text(&u, "voice_method", v->voice_method, true);
+	sql_upd_text(&u, "voice_fallback_url", v->fallback_url, true);
+	sql_upd_text(&u, "voice_fallback_method", v->fallback_method, true);
+	sql_upd_text(&u, "voice_status_callback", v->status_callback, true);
+	sql_upd_text(&u, "voice_application_id", v->application_id, true);
 	return upd_run(tx, &u, id, tenant_id, true);
 }
 
 int store_number_set_carrier(struct store_tx *tx, const char *id, const char *carrier_id)
 {
-	struct upd u;
-	upd_begin(&u, "phone_numbers");
-	upd_text(&u, "carrier_id", carrier_id ? carrier_id : "", true);
+	struct sql_upd u;
+	sql_upd_begin(&u, "phone_numbers");
+	sql_upd_text(&u, "carrier_id", carrier_id ? carrier_id : "", true);
 	return upd_run(tx, &u, id, NULL, true);
 }
 
@@ -309,7 +261,7 @@ int store_application_insert(struct store_tx *tx, const struct store_application
 				    "document, created_us, updated_us) VALUES (?, ?, ?, ?, ?, ?, "
 				    "?, ?)",
 				    "ssssssii", a->id, a->tenant_id, a->name, a->kind, a->source,
-				    a->document, now(), now()));
+				    a->document, store_now(), store_now()));
 }
 
 int store_application_get(struct store_tx *tx, const char *tenant_id, const char *id, json_t **ret)
@@ -333,19 +285,19 @@ int store_application_list(struct store_tx *tx, const char *tenant_id, const cha
 int store_application_update(struct store_tx *tx, const char *tenant_id, const char *id,
 			     const struct store_application *a)
 {
-	struct upd u;
-	upd_begin(&u, "applications");
-	upd_text(&u, "name", a->name, false);
-	upd_text(&u, "kind", a->kind, false);
-	upd_text(&u, "source", a->source, false);
-	upd_text(&u, "document", a->document, false);
+	struct sql_upd u;
+	sql_upd_begin(&u, "applications");
+	sql_upd_text(&u, "name", a->name, false);
+	sql_upd_text(&u, "kind", a->kind, false);
+	sql_upd_text(&u, "source", a->source, false);
+	sql_upd_text(&u, "document", a->document, false);
 	return upd_run(tx, &u, id, tenant_id, true);
 }
 
 int store_application_delete(struct store_tx *tx, const char *tenant_id, const char *id)
 {
-	return changed(stx_exec(tx, "DELETE FROM applications WHERE id = ? AND tenant_id = ?", "ss",
-				id, tenant_id));
+	return store_changed(stx_exec(tx, "DELETE FROM applications WHERE id = ? AND tenant_id = ?",
+				      "ss", id, tenant_id));
 }
 
 /* ---- dialplan ---- */
@@ -366,8 +318,8 @@ int store_dialplan_insert(struct store_tx *tx, const struct store_dialplan_rule 
 	    {SV_INT, NULL, r->utc_offset_min},
 	    {SV_TEXT, r->application_id, 0},
 	    {SV_INT, NULL, r->enabled},
-	    {SV_INT, NULL, now()},
-	    {SV_INT, NULL, now()},
+	    {SV_INT, NULL, store_now()},
+	    {SV_INT, NULL, store_now()},
 	};
 	return insert_done(tx->st->be->exec(
 	    tx,
@@ -396,26 +348,26 @@ int store_dialplan_list(struct store_tx *tx, const char *tenant_id, json_t **ret
 int store_dialplan_update(struct store_tx *tx, const char *tenant_id, const char *id,
 			  const struct store_dialplan_rule *r)
 {
-	struct upd u;
-	upd_begin(&u, "dialplan_rules");
-	upd_text(&u, "name", r->name, false);
-	upd_text(&u, "match_number", r->match_number, false);
-	upd_text(&u, "match_prefix", r->match_prefix, false);
-	upd_text(&u, "match_caller", r->match_caller, false);
-	upd_text(&u, "days", r->days, false);
-	upd_text(&u, "time_start", r->time_start, false);
-	upd_text(&u, "time_end", r->time_end, false);
-	upd_text(&u, "application_id", r->application_id, false);
-	upd_int(&u, "priority", r->priority, r->priority != INT_MIN);
-	upd_int(&u, "utc_offset_min", r->utc_offset_min, r->utc_offset_min != INT_MIN);
-	upd_int(&u, "enabled", r->enabled, r->enabled != INT_MIN);
+	struct sql_upd u;
+	sql_upd_begin(&u, "dialplan_rules");
+	sql_upd_text(&u, "name", r->name, false);
+	sql_upd_text(&u, "match_number", r->match_number, false);
+	sql_upd_text(&u, "match_prefix", r->match_prefix, false);
+	sql_upd_text(&u, "match_caller", r->match_caller, false);
+	sql_upd_text(&u, "days", r->days, false);
+	sql_upd_text(&u, "time_start", r->time_start, false);
+	sql_upd_text(&u, "time_end", r->time_end, false);
+	sql_upd_text(&u, "application_id", r->application_id, false);
+	sql_upd_int(&u, "priority", r->priority, r->priority != INT_MIN);
+	sql_upd_int(&u, "utc_offset_min", r->utc_offset_min, r->utc_offset_min != INT_MIN);
+	sql_upd_int(&u, "enabled", r->enabled, r->enabled != INT_MIN);
 	return upd_run(tx, &u, id, tenant_id, true);
 }
 
 int store_dialplan_delete(struct store_tx *tx, const char *tenant_id, const char *id)
 {
-	return changed(stx_exec(tx, "DELETE FROM dialplan_rules WHERE id = ? AND tenant_id = ?",
-				"ss", id, tenant_id));
+	return store_changed(stx_exec(
+	    tx, "DELETE FROM dialplan_rules WHERE id = ? AND tenant_id = ?", "ss", id, tenant_id));
 }
 
 /* "HH:MM" -> minutes of the day, or -1 */
@@ -518,18 +470,19 @@ int store_recording_insert(struct store_tx *tx, const struct store_recording *r)
 				    "created_us, updated_us) VALUES (?, ?, ?, ?, 'in-progress', ?, "
 				    "?, ?, ?, ?)",
 				    "sssssssii", r->id, r->tenant_id, r->call_id, r->source,
-				    r->path, r->status_callback, r->status_callback_method, now(),
-				    now()));
+				    r->path, r->status_callback, r->status_callback_method,
+				    store_now(), store_now()));
 }
 
 int store_recording_done(struct store_tx *tx, const char *id, const char *status, int duration_ms,
 			 int64_t bytes)
 {
-	return changed(stx_exec(tx,
-				"UPDATE recordings SET status = ?, duration_ms = ?, bytes = ?, "
-				"completed_us = ?, updated_us = ? WHERE id = ? AND status = "
-				"'in-progress'",
-				"siiiis", status, (int64_t)duration_ms, bytes, now(), now(), id));
+	return store_changed(
+	    stx_exec(tx,
+		     "UPDATE recordings SET status = ?, duration_ms = ?, bytes = ?, "
+		     "completed_us = ?, updated_us = ? WHERE id = ? AND status = "
+		     "'in-progress'",
+		     "siiiis", status, (int64_t)duration_ms, bytes, store_now(), store_now(), id));
 }
 
 int store_recording_get(struct store_tx *tx, const char *tenant_id, const char *id, json_t **ret)
@@ -565,11 +518,11 @@ int store_recording_delete(struct store_tx *tx, const char *tenant_id, const cha
 		json_decref(row);
 		return -ENOENT;
 	}
-	r = changed(
+	r = store_changed(
 	    stx_exec(tx,
 		     "UPDATE recordings SET status = 'deleted', updated_us = ? WHERE id = ? "
 		     "AND tenant_id = ?",
-		     "iss", now(), id, json_str(row, "tenant_id")));
+		     "iss", store_now(), id, json_str(row, "tenant_id")));
 	if (r == 0)
 		*ret_path = mem_strdup(json_str(row, "path") ?: "");
 	json_decref(row);

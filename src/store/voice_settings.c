@@ -14,11 +14,6 @@ int store_voice_settings_get(struct store_tx *tx, const char *tenant_id, json_t 
 			     "s", tenant_id);
 }
 
-static struct store_val text_or_null(const char *s)
-{
-	return s ? (struct store_val){SV_TEXT, s, 0} : (struct store_val){SV_NULL, NULL, 0};
-}
-
 static struct store_val int_or_null(int64_t i)
 {
 	return i >= 0 ? (struct store_val){SV_INT, NULL, i} : (struct store_val){SV_NULL, NULL, 0};
@@ -38,8 +33,8 @@ int store_voice_settings_put(struct store_tx *tx, const char *tenant_id,
 	    "excluded.daily_spend_cap_micros, updated_us = excluded.updated_us";
 	struct store_val v[] = {
 	    {SV_TEXT, tenant_id, 0},
-	    text_or_null(s->home_country),
-	    text_or_null(s->allowed_countries),
+	    sv_text_or_null(s->home_country),
+	    sv_text_or_null(s->allowed_countries),
 	    int_or_null(s->calls_per_second),
 	    int_or_null(s->max_concurrent_calls),
 	    int_or_null(s->daily_spend_cap_micros),

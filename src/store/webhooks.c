@@ -11,11 +11,6 @@
 	"id, tenant_id, endpoint_id, event_id, job_id, event_type, url, attempt, status_code, "    \
 	"error, latency_us, response, outcome, created_us"
 
-static int changed(int r)
-{
-	return r < 0 ? r : (r == 0 ? -ENOENT : 0);
-}
-
 /* ---- events ---- */
 
 int store_event_insert(struct store_tx *tx, const char *tenant_id, const char *id, const char *type,
@@ -105,16 +100,17 @@ int store_endpoint_update(struct store_tx *tx, const char *tenant_id, const char
 		    "iiss", (int64_t)e->enabled, (int64_t)e->enabled, id, tenant_id);
 	if (r < 0)
 		return r;
-	return changed(stx_exec(tx,
-				"UPDATE webhook_endpoints SET updated_us = ? WHERE id = ? AND "
-				"tenant_id = ?",
-				"iss", now, id, tenant_id));
+	return store_changed(
+	    stx_exec(tx,
+		     "UPDATE webhook_endpoints SET updated_us = ? WHERE id = ? AND "
+		     "tenant_id = ?",
+		     "iss", now, id, tenant_id));
 }
 
 int store_endpoint_rotate(struct store_tx *tx, const char *tenant_id, const char *id,
 			  const char *secret, uint64_t old_expires_us)
 {
-	return changed(stx_exec(
+	return store_changed(stx_exec(
 	    tx,
 	    "UPDATE webhook_endpoints SET old_secret = secret, "
 	    "old_secret_expires_us = ?, secret = ?, updated_us = ? WHERE id = ? "
@@ -124,8 +120,9 @@ int store_endpoint_rotate(struct store_tx *tx, const char *tenant_id, const char
 
 int store_endpoint_delete(struct store_tx *tx, const char *tenant_id, const char *id)
 {
-	int r = changed(stx_exec(tx, "DELETE FROM webhook_endpoints WHERE id = ? AND tenant_id = ?",
-				 "ss", id, tenant_id));
+	int r = store_changed(
+	    stx_exec(tx, "DELETE FROM webhook_endpoints WHERE id = ? AND tenant_id = ?", "ss", id,
+		     tenant_id));
 	if (r == 0)
 		r = stx_exec(tx,
 			     "DELETE FROM webhook_deliveries WHERE endpoint_id = ? AND "
