@@ -168,21 +168,9 @@ int h_applications_create(struct http_req *req)
 	return r;
 }
 
-static int alist_fn(struct store_tx *tx, void *arg)
-{
-	struct actx *c = arg;
-	return store_application_list(tx, store_tx_tenant(tx), c->cursor, c->limit, &c->rows);
-}
-
 int h_applications_list(struct http_req *req)
 {
-	struct actx c = {.req = req};
-	if (http_page_params(req, &c.limit, &c.cursor) < 0)
-		return 0;
-	int r = store_tx(req->app->st, req->who.tenant_id, STORE_READ, alist_fn, &c);
-	if (r < 0)
-		return r;
-	return http_reply(req, 200, http_page(c.rows, c.limit, present_application));
+	return api_list(req, req->who.tenant_id, store_application_list, present_application);
 }
 
 static int aget_fn(struct store_tx *tx, void *arg)

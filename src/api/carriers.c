@@ -216,21 +216,9 @@ int h_carriers_create(struct http_req *req)
 	return http_write(req, c.scope, ccreate_fn, &c);
 }
 
-static int clist_fn(struct store_tx *tx, void *arg)
-{
-	struct cctx *c = arg;
-	return store_carrier_list(tx, c->scope, c->cursor, c->limit, &c->rows);
-}
-
 int h_carriers_list(struct http_req *req)
 {
-	struct cctx c = {.req = req, .scope = scope_of(req)};
-	if (http_page_params(req, &c.limit, &c.cursor) < 0)
-		return 0;
-	int r = store_tx(req->app->st, c.scope, STORE_READ, clist_fn, &c);
-	if (r < 0)
-		return r;
-	return http_reply(req, 200, http_page(c.rows, c.limit, present_carrier));
+	return api_list(req, scope_of(req), store_carrier_list, present_carrier);
 }
 
 static int cget_fn(struct store_tx *tx, void *arg)

@@ -57,6 +57,14 @@ int issue_session(struct store_tx *tx, struct http_req *req, const char *tenant_
 int issue_tokens(struct store_tx *tx, struct http_req *req, const char *tenant_id,
 		 const char *user_id, const char *role, const char *sid, json_t **ret_tokens);
 
+/* A store list: the rows of tenant_id (NULL: the operator's) after cursor, newest first. */
+typedef int(api_list_fn)(struct store_tx *tx, const char *tenant_id, const char *cursor, int limit,
+			 json_t **ret);
+/* GET of a list resource: the page parameters, list in a read transaction scoped to scope,
+   each row shaped by present, the page envelope (http_page). */
+int api_list(struct http_req *req, const char *scope, api_list_fn *list,
+	     json_t *(*present)(json_t *row));
+
 /* Path parameter i as an id with prefix, or NULL (caller answers 404). */
 const char *path_id(struct http_req *req, int i, const char *prefix);
 

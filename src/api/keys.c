@@ -9,21 +9,9 @@ struct page {
 	const char *id;
 };
 
-static int list_fn(struct store_tx *tx, void *arg)
-{
-	struct page *p = arg;
-	return store_apikey_list(tx, store_tx_tenant(tx), p->cursor, p->limit, &p->rows);
-}
-
 int h_keys_list(struct http_req *req)
 {
-	struct page p = {.req = req};
-	if (http_page_params(req, &p.limit, &p.cursor) < 0)
-		return 0;
-	int r = store_tx(req->app->st, req->who.tenant_id, STORE_READ, list_fn, &p);
-	if (r < 0)
-		return r;
-	return http_reply(req, 200, http_page(p.rows, p.limit, present_key));
+	return api_list(req, req->who.tenant_id, store_apikey_list, present_key);
 }
 
 static int get_fn(struct store_tx *tx, void *arg)

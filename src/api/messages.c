@@ -346,21 +346,9 @@ int h_templates_create(struct http_req *req)
 	return http_write(req, req->who.tenant_id, tpl_create_fn, &c);
 }
 
-static int tpl_list_fn(struct store_tx *tx, void *arg)
-{
-	struct mctx *c = arg;
-	return store_template_list(tx, store_tx_tenant(tx), c->cursor, c->limit, &c->rows);
-}
-
 int h_templates_list(struct http_req *req)
 {
-	struct mctx c = {.req = req};
-	if (http_page_params(req, &c.limit, &c.cursor) < 0)
-		return 0;
-	int r = store_tx(req->app->st, req->who.tenant_id, STORE_READ, tpl_list_fn, &c);
-	if (r < 0)
-		return r;
-	return http_reply(req, 200, http_page(c.rows, c.limit, present_template));
+	return api_list(req, req->who.tenant_id, store_template_list, present_template);
 }
 
 static int tpl_get_fn(struct store_tx *tx, void *arg)

@@ -132,3 +132,28 @@ int issue_tokens(struct store_tx *tx, struct http_req *req, const char *tenant_i
 	mem_free(jwt);
 	return 0;
 }
+
+struct list_q {
+	api_list_fn *list;
+	const char *cursor;
+	int limit;
+	json_t *rows;
+};
+
+static int list_fn(struct store_tx *tx, void *arg)
+{
+	struct list_q *q = arg;
+	return q->list(tx, store_tx_tenant(tx), q->cursor, q->limit, &q->rows);
+}
+
+int api_list(struct http_req *req, const char *scope, api_list_fn *list,
+	     json_t *(*shape)(json_t *row))
+{
+	struct list_q q = {.list = list};
+	if (http_page_params(req, &q.limit, &q.cursor) < 0)
+		return 0;
+	int r = store_tx(req->app->st, scope, STORE_READ, list_fn, &q);
+	if (r < 0)
+		return r;
+	return http_reply(req, 200, http_page(q.rows, q.limit, shape));
+}

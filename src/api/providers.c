@@ -107,21 +107,9 @@ int h_providers_create(struct http_req *req)
 	return r;
 }
 
-static int plist_fn(struct store_tx *tx, void *arg)
-{
-	struct pctx *c = arg;
-	return store_provider_list(tx, c->scope, c->cursor, c->limit, &c->rows);
-}
-
 int h_providers_list(struct http_req *req)
 {
-	struct pctx c = {.req = req, .scope = scope_of(req)};
-	if (http_page_params(req, &c.limit, &c.cursor) < 0)
-		return 0;
-	int r = store_tx(req->app->st, c.scope, STORE_READ, plist_fn, &c);
-	if (r < 0)
-		return r;
-	return http_reply(req, 200, http_page(c.rows, c.limit, present_provider));
+	return api_list(req, scope_of(req), store_provider_list, present_provider);
 }
 
 static int pget_fn(struct store_tx *tx, void *arg)
@@ -431,21 +419,9 @@ int h_admin_numbers_create(struct http_req *req)
 	return http_write(req, NULL, ncreate_fn, &c);
 }
 
-static int nlist_fn(struct store_tx *tx, void *arg)
-{
-	struct pctx *c = arg;
-	return store_number_list(tx, c->scope, c->cursor, c->limit, &c->rows);
-}
-
 int h_numbers_list(struct http_req *req)
 {
-	struct pctx c = {.req = req, .scope = scope_of(req)};
-	if (http_page_params(req, &c.limit, &c.cursor) < 0)
-		return 0;
-	int r = store_tx(req->app->st, c.scope, STORE_READ, nlist_fn, &c);
-	if (r < 0)
-		return r;
-	return http_reply(req, 200, http_page(c.rows, c.limit, present_number));
+	return api_list(req, scope_of(req), store_number_list, present_number);
 }
 
 static int nassign_fn(struct store_tx *tx, void *arg)

@@ -8,21 +8,9 @@ struct uq {
 	json_t *rows;
 };
 
-static int list_fn(struct store_tx *tx, void *arg)
-{
-	struct uq *q = arg;
-	return store_user_list(tx, store_tx_tenant(tx), q->cursor, q->limit, &q->rows);
-}
-
 int h_users_list(struct http_req *req)
 {
-	struct uq q = {.req = req};
-	if (http_page_params(req, &q.limit, &q.cursor) < 0)
-		return 0;
-	int r = store_tx(req->app->st, req->who.tenant_id, STORE_READ, list_fn, &q);
-	if (r < 0)
-		return r;
-	return http_reply(req, 200, http_page(q.rows, q.limit, present_user));
+	return api_list(req, req->who.tenant_id, store_user_list, present_user);
 }
 
 static int get_fn(struct store_tx *tx, void *arg)

@@ -129,21 +129,9 @@ int h_webhooks_create(struct http_req *req)
 	return r;
 }
 
-static int list_fn(struct store_tx *tx, void *arg)
-{
-	struct wctx *c = arg;
-	return store_endpoint_list(tx, store_tx_tenant(tx), c->cursor, c->limit, &c->rows);
-}
-
 int h_webhooks_list(struct http_req *req)
 {
-	struct wctx c = {.req = req};
-	if (http_page_params(req, &c.limit, &c.cursor) < 0)
-		return 0;
-	int r = store_tx(req->app->st, req->who.tenant_id, STORE_READ, list_fn, &c);
-	if (r < 0)
-		return r;
-	return http_reply(req, 200, http_page(c.rows, c.limit, present_endpoint));
+	return api_list(req, req->who.tenant_id, store_endpoint_list, present_endpoint);
 }
 
 static int get_fn(struct store_tx *tx, void *arg)
