@@ -74,8 +74,35 @@ static void raise_fd_limit(void)
 	}
 }
 
+enum { ROLE_API = 1, ROLE_WORKER = 2, ROLE_MEDIA = 4 };
+
+/* roles: a comma-separated list of api, worker and media; -EINVAL on anything else. */
+static int parse_roles(const char *s, unsigned *ret)
+{
+	static const char *const names[] = {"api", "worker", "media"};
+	*ret = 0;
+	while (s && *s) {
+		size_t n = strcspn(s, ",");
+		unsigned bit = 0;
+		for (unsigned i = 0; i < 3; i++)
+			if (n == strlen(names[i]) && !strncmp(s, names[i], n))
+				bit = 1u << i;
+		if (!bit)
+			return -EINVAL;
+		*ret |= bit;
+		s += n + (s[n] == ',');
+	}
+	return *ret ? 0 : -EINVAL;
+}
+
 static int cmd_serve(struct config *cfg)
 {
+	unsigned roles;
+	if (parse_roles(cfg->roles, &roles) < 0) {
+		fprintf(stderr, "irisx: roles must list api, worker and/or media (got \"%s\")\n",
+			cfg->roles);
+		return 1;
+	}
 	struct store *st;
 	if (open_store(cfg, &st))
 		return 1;
@@ -103,20 +130,21 @@ static int cmd_serve(struct config *cfg)
 		fail("cannot open the bus (bus.url)", r);
 		goto out;
 	}
-	if ((r = webhooks_start(cfg, st, app.bus, &app.webhooks)) < 0) {
+	if ((roles & ROLE_WORKER) && (r = webhooks_start(cfg, st, app.bus, &app.webhooks)) < 0) {
 		fail("cannot start the webhook deliverer", r);
 		goto out;
 	}
-	if ((r = messaging_start(cfg, st, app.bus, &app.messaging)) < 0) {
+	if ((roles & ROLE_WORKER) && (r = messaging_start(cfg, st, app.bus, &app.messaging)) < 0) {
 		fail("cannot start the messaging worker", r);
 		goto out;
 	}
-	if (cfg->voice_enabled && (r = calls_start(cfg, st, app.bus, &calls)) < 0) {
+	if ((roles & ROLE_MEDIA) && cfg->voice_enabled &&
+	    (r = calls_start(cfg, st, app.bus, &calls)) < 0) {
 		fail("cannot start the voice engine (voice.sip_addr, voice.sip_port, voice.rtp_*)",
 		     r);
 		goto out;
 	}
-	if ((r = http_server_start(&app, &srv)) < 0) {
+	if ((roles & ROLE_API) && (r = http_server_start(&app, &srv)) < 0) {
 		fail("cannot listen on http.listen", r);
 		goto out;
 	}
@@ -125,10 +153,15 @@ static int cmd_serve(struct config *cfg)
 	    json_pack("{s:s,s:s,s:s,s:s}", "url", cfg->http_listen, "version", IRISX_VERSION, "bus",
 		      bus_backend_name(app.bus), "first_admin",
 		      "irisx admin create-platform-admin --email you@example.com --password ..."));
-	printf("IRISX %s listening on http://%s (database: %s)\n"
-	       "Create the first operator: ./build/irisx admin create-platform-admin --email "
-	       "you@example.com --password 'a long password'\n",
-	       IRISX_VERSION, cfg->http_listen, store_backend_name(st));
+	if (!(roles & ROLE_API))
+		printf("IRISX %s running roles %s (database: %s)\n", IRISX_VERSION, cfg->roles,
+		       store_backend_name(st));
+	else
+		printf(
+		    "IRISX %s listening on http://%s (database: %s)\n"
+		    "Create the first operator: ./build/irisx admin create-platform-admin --email "
+		    "you@example.com --password 'a long password'\n",
+		    IRISX_VERSION, cfg->http_listen, store_backend_name(st));
 	fflush(stdout);
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);

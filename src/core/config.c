@@ -19,6 +19,9 @@ struct ckey {
 
 #define S(f) offsetof(struct config, f)
 static const struct ckey keys[] = {
+    {"roles", C_STR, S(roles), "api,worker,media", 0, 0,
+     "What irisx serve runs: a comma-separated list of api (REST API), worker (webhooks, SMS, "
+     "e-mail) and media (voice engine and call service; also needs voice.enabled)"},
     {"http.listen", C_STR, S(http_listen), "127.0.0.1:8080", 0, 0,
      "Address and port the API listens on (loopback by default)"},
     {"http.max_connections", C_INT, S(http_max_connections), "4096", 16, 1000000,

@@ -108,6 +108,7 @@ struct config {
 	int rate_key_rps;	    /* ratelimit.key_rps */
 	int rate_key_burst;	    /* ratelimit.key_burst */
 	char *log_level;	    /* log.level */
+	char *roles;		    /* roles: "api,worker,media" or a part of it */
 	bool trust_proxy;	    /* http.trust_proxy: take client IP from X-Forwarded-For */
 	int auth_cache_ms;	    /* auth.cache_ms: reuse of a looked-up principal */
 	bool outbox_reveal;	    /* auth.outbox_reveal: show tokens at /v1/admin/email-outbox */

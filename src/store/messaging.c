@@ -235,25 +235,42 @@ int store_rates_list(struct store_tx *tx, const char *provider_id, json_t **ret)
 	    "s", provider_id);
 }
 
+enum { ROUTE_PREFIXES = 16 }; /* "" and every leading part of an E.164 number (15 digits) */
+
 int store_routes(struct store_tx *tx, const char *tenant_id, const char *channel, const char *dest,
 		 json_t **ret)
 {
 	/* the tenant's own providers when it has any enabled for the channel, else the
-	   operator's; each with the cost of its longest prefix matching dest (NULL: no rate) */
+	   operator's; each with the cost of its longest prefix matching dest (NULL: no rate).
+	   The prefixes of dest are looked up in the rates' primary key, so a deck of any size
+	   costs ROUTE_PREFIXES index probes per provider, not a scan. */
 	const char *kinds = !strcmp(channel, "email") ? "('smtp')" : "('smpp', 'twilio', 'telnyx')";
 	char sql[1024];
-	snprintf(
-	    sql, sizeof(sql),
-	    "SELECT p.id, p.tenant_id, p.kind, p.config, p.priority, p.weight, p.health, "
-	    "(SELECT r.cost_micros FROM provider_rates r WHERE r.provider_id = p.id AND ? "
-	    "LIKE r.prefix || '%%' ORDER BY LENGTH(r.prefix) DESC LIMIT 1) AS cost_micros "
-	    "FROM messaging_providers p WHERE p.enabled = 1 AND p.kind IN %s AND "
-	    "(p.tenant_id = ? OR (p.tenant_id IS NULL AND NOT EXISTS (SELECT 1 FROM "
-	    "messaging_providers o WHERE o.tenant_id = ? AND o.enabled = 1 AND o.kind IN %s))) "
-	    "ORDER BY p.id",
-	    kinds, kinds);
+	snprintf(sql, sizeof(sql),
+		 "SELECT p.id, p.tenant_id, p.kind, p.config, p.priority, p.weight, p.health, "
+		 "(SELECT r.cost_micros FROM provider_rates r WHERE r.provider_id = p.id AND "
+		 "r.prefix IN (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ORDER BY "
+		 "LENGTH(r.prefix) DESC LIMIT 1) AS cost_micros "
+		 "FROM messaging_providers p WHERE p.enabled = 1 AND p.kind IN %s AND "
+		 "(p.tenant_id = ? OR (p.tenant_id IS NULL AND NOT EXISTS (SELECT 1 FROM "
+		 "messaging_providers o WHERE o.tenant_id = ? AND o.enabled = 1 AND o.kind IN %s))) "
+		 "ORDER BY p.id",
+		 kinds, kinds);
 	const char *d = dest ? (dest[0] == '+' ? dest + 1 : dest) : ""; /* prefixes are digits */
-	return stx_query(tx, ret, sql, "sss", d, tenant_id, tenant_id);
+	char pre[ROUTE_PREFIXES][ROUTE_PREFIXES];
+	struct store_val v[ROUTE_PREFIXES + 2];
+	size_t n = strlen(d);
+	for (size_t i = 0; i < ROUTE_PREFIXES; i++) {
+		v[i] = (struct store_val){SV_NULL, NULL, 0};
+		if (i <= n) {
+			memcpy(pre[i], d, i);
+			pre[i][i] = '\0';
+			v[i] = (struct store_val){SV_TEXT, pre[i], 0};
+		}
+	}
+	v[ROUTE_PREFIXES] = (struct store_val){tenant_id ? SV_TEXT : SV_NULL, tenant_id, 0};
+	v[ROUTE_PREFIXES + 1] = v[ROUTE_PREFIXES];
+	return tx->st->be->query(tx, sql, ROUTE_PREFIXES + 2, v, ret);
 }
 
 /* ---- messages ---- */

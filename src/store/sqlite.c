@@ -11,7 +11,8 @@
 
 #include "internal.h"
 
-#define STMT_CACHE 128
+#define STMT_CACHE 512 /* slots; a statement lives in one of STMT_WAYS after its hash */
+#define STMT_WAYS 8
 #define READERS 64 /* opened on demand, kept open */
 #define BATCH_MAX 512
 
@@ -20,7 +21,9 @@ struct sq_conn {
 	struct {
 		char *sql;
 		sqlite3_stmt *stmt;
+		uint64_t used; /* tick of the last use: the oldest of the ways is evicted */
 	} cache[STMT_CACHE];
+	uint64_t tick;
 };
 
 struct sq_job {
@@ -68,8 +71,17 @@ static int map_rc(struct store *st, int rc, int ext)
 	return -EIO;
 }
 
+/* Before SQLite initializes: no global memory statistics, whose mutex every allocation of
+   every connection would otherwise take (it showed as the top lock under load). */
+static pthread_once_t sq_once = PTHREAD_ONCE_INIT;
+static void sq_configure(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int conn_open(struct sq *s, struct sq_conn *c, bool reader)
 {
+	pthread_once(&sq_once, sq_configure);
 	memset(c, 0, sizeof(*c));
 	int rc =
 	    sqlite3_open_v2(s->path, &c->db,
@@ -79,12 +91,14 @@ static int conn_open(struct sq *s, struct sq_conn *c, bool reader)
 	sqlite3_busy_timeout(c->db, 5000);
 	sqlite3_extended_result_codes(c->db, 1);
 	/* the writer keeps a larger page cache: index pages of random keys (API key hashes)
-	   stay in memory instead of being read back for every insert */
+	   stay in memory instead of being read back for every insert. No memory map: the file
+	   grows with every batch, and each reader would unmap and map it again at its next
+	   transaction (a TLB shootdown each time). Savepoint journals stay in memory. */
 	const char *pragmas = reader ? "PRAGMA foreign_keys=ON; PRAGMA query_only=1; "
-				       "PRAGMA mmap_size=268435456;"
+				       "PRAGMA cache_size=-8192;"
 				     : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
 				       "PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=0; "
-				       "PRAGMA cache_size=-32768; PRAGMA mmap_size=268435456;";
+				       "PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY;";
 	if (sqlite3_exec(c->db, pragmas, NULL, NULL, NULL) != SQLITE_OK)
 		return -EIO;
 	return 0;
@@ -100,27 +114,42 @@ static void conn_close(struct sq_conn *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* Prepared statements are cached per connection by the text of the SQL. */
+/* Prepared statements are cached per connection by the text of the SQL: a set of
+   STMT_WAYS slots per hash, so the dozens of statements a busy writer runs never evict
+   each other (each miss costs a parse). */
 static int prepare(struct sq_conn *c, const char *sql, sqlite3_stmt **ret)
 {
 	size_t h = 5381;
 	for (const char *p = sql; *p; p++)
 		h = h * 33 + (unsigned char)*p;
 	h %= STMT_CACHE;
-	if (c->cache[h].sql && !strcmp(c->cache[h].sql, sql)) {
-		sqlite3_reset(c->cache[h].stmt);
-		sqlite3_clear_bindings(c->cache[h].stmt);
-		*ret = c->cache[h].stmt;
-		return SQLITE_OK;
+	size_t victim = h;
+	c->tick++;
+	for (size_t w = 0; w < STMT_WAYS; w++) {
+		size_t i = (h + w) % STMT_CACHE;
+		if (!c->cache[i].sql) {
+			victim = i;
+			break;
+		}
+		if (!strcmp(c->cache[i].sql, sql)) {
+			sqlite3_reset(c->cache[i].stmt);
+			sqlite3_clear_bindings(c->cache[i].stmt);
+			c->cache[i].used = c->tick;
+			*ret = c->cache[i].stmt;
+			return SQLITE_OK;
+		}
+		if (c->cache[i].used < c->cache[victim].used)
+			victim = i;
 	}
 	sqlite3_stmt *stmt;
 	int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
-	sqlite3_finalize(c->cache[h].stmt);
-	mem_free(c->cache[h].sql);
-	c->cache[h].sql = mem_strdup(sql);
-	c->cache[h].stmt = stmt;
+	sqlite3_finalize(c->cache[victim].stmt);
+	mem_free(c->cache[victim].sql);
+	c->cache[victim].sql = mem_strdup(sql);
+	c->cache[victim].stmt = stmt;
+	c->cache[victim].used = c->tick;
 	*ret = stmt;
 	return SQLITE_OK;
 }

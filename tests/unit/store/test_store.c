@@ -1331,6 +1331,68 @@ static void test_voice(void)
 	CHECK_EQ_INT(tx_write(NULL, recordings_fn, NULL), 0);
 }
 
+/* ---- messaging routes: cost of the longest matching prefix, by index probes ---- */
+
+static char prov_op[ID_LEN + 1], prov_op2[ID_LEN + 1], prov_ta[ID_LEN + 1];
+
+static int routes_fn(struct store_tx *tx, void *arg)
+{
+	(void)arg;
+	struct store_provider a = {prov_op, NULL, "op", "smpp", "{}", 10, 100, 1};
+	struct store_provider b = {prov_op2, NULL, "op2", "twilio", "{}", 10, 100, 1};
+	CHECK_EQ_INT(store_provider_insert(tx, &a), 0);
+	CHECK_EQ_INT(store_provider_insert(tx, &b), 0);
+	struct store_rate ra[] = {{"1", 7500}, {"1555", 5000}, {"15551", 4000}, {"44", 30000}};
+	struct store_rate rb[] = {{"", 9000}, {"4420", 1000}};
+	CHECK_EQ_INT(store_rates_replace(tx, prov_op, NULL, ra, 4), 0);
+	CHECK_EQ_INT(store_rates_replace(tx, prov_op2, NULL, rb, 2), 0);
+	json_t *rows;
+	/* fx.tb has no providers of its own: the operator's two, each at its longest prefix */
+	CHECK_EQ_INT(store_routes(tx, fx.tb, "sms", "+15551234567", &rows), 0);
+	CHECK_EQ_INT(json_array_size(rows), 2);
+	CHECK_EQ_INT(json_int(route_of(rows, prov_op), "cost_micros", 0), 4000);
+	CHECK_EQ_INT(json_int(route_of(rows, prov_op2), "cost_micros", 0), 9000); /* "" */
+	json_decref(rows);
+	CHECK_EQ_INT(store_routes(tx, fx.tb, "sms", "+15559876543", &rows), 0);
+	CHECK_EQ_INT(json_int(route_of(rows, prov_op), "cost_micros", 0), 5000);
+	json_decref(rows);
+	CHECK_EQ_INT(store_routes(tx, fx.tb, "sms", "+442071234567", &rows), 0);
+	CHECK_EQ_INT(json_int(route_of(rows, prov_op), "cost_micros", 0), 30000);
+	CHECK_EQ_INT(json_int(route_of(rows, prov_op2), "cost_micros", 0), 1000);
+	json_decref(rows);
+	/* no prefix of +33... in the first deck: no rate (NULL), still a route */
+	CHECK_EQ_INT(store_routes(tx, fx.tb, "sms", "+33123456789", &rows), 0);
+	CHECK(json_is_null(json_object_get(route_of(rows, prov_op), "cost_micros")));
+	CHECK_EQ_INT(json_int(route_of(rows, prov_op2), "cost_micros", 0), 9000);
+	json_decref(rows);
+	/* a 15-digit number: its whole self is the longest prefix tried */
+	struct store_rate rc[] = {{"123456789012345", 1}, {"1234567890123456", 2}};
+	CHECK_EQ_INT(store_rates_replace(tx, prov_op2, NULL, rc, 2), 0);
+	CHECK_EQ_INT(store_routes(tx, fx.tb, "sms", "+123456789012345", &rows), 0);
+	CHECK_EQ_INT(json_int(route_of(rows, prov_op2), "cost_micros", 0), 1);
+	json_decref(rows);
+	/* a tenant with its own enabled provider sees only that one */
+	struct store_provider t = {prov_ta, fx.ta, "own", "smpp", "{}", 10, 100, 1};
+	CHECK_EQ_INT(store_provider_insert(tx, &t), 0);
+	CHECK_EQ_INT(store_routes(tx, fx.ta, "sms", "+15551234567", &rows), 0);
+	CHECK_EQ_INT(json_array_size(rows), 1);
+	CHECK(route_of(rows, prov_ta) != NULL);
+	json_decref(rows);
+	/* e-mail: no smtp provider anywhere */
+	CHECK_EQ_INT(store_routes(tx, fx.tb, "email", NULL, &rows), 0);
+	CHECK_EQ_INT(json_array_size(rows), 0);
+	json_decref(rows);
+	return 0;
+}
+
+static void test_routes(void)
+{
+	new_id("MP", prov_op);
+	new_id("MP", prov_op2);
+	new_id("MP", prov_ta);
+	CHECK_EQ_INT(tx_write(NULL, routes_fn, NULL), 0);
+}
+
 /* ---- unfiltered lists (no parameters besides the page) ---- */
 
 static int unfiltered_lists_fn(struct store_tx *tx, void *arg)
@@ -1624,6 +1686,7 @@ int main(void)
 	test_calls();
 	CHECK_EQ_INT(tx_write(fx.ta, voice_settings_fn, NULL), 0);
 	test_voice();
+	test_routes();
 	test_tenant_scoping();
 	test_reopen();
 	/* last: the parameterless lists hit a UBSan report in store_list_page (see report) */
