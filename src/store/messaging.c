@@ -246,16 +246,17 @@ int store_routes(struct store_tx *tx, const char *tenant_id, const char *channel
 	   costs ROUTE_PREFIXES index probes per provider, not a scan. */
 	const char *kinds = !strcmp(channel, "email") ? "('smtp')" : "('smpp', 'twilio', 'telnyx')";
 	char sql[1024];
-	snprintf(sql, sizeof(sql),
-		 "SELECT p.id, p.tenant_id, p.kind, p.config, p.priority, p.weight, p.health, "
-		 "(SELECT r.cost_micros FROM provider_rates r WHERE r.provider_id = p.id AND "
-		 "r.prefix IN (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ORDER BY "
-		 "LENGTH(r.prefix) DESC LIMIT 1) AS cost_micros "
-		 "FROM messaging_providers p WHERE p.enabled = 1 AND p.kind IN %s AND "
-		 "(p.tenant_id = ? OR (p.tenant_id IS NULL AND NOT EXISTS (SELECT 1 FROM "
-		 "messaging_providers o WHERE o.tenant_id = ? AND o.enabled = 1 AND o.kind IN %s))) "
-		 "ORDER BY p.id",
-		 kinds, kinds);
+	snprintf(
+	    sql, sizeof(sql),
+	    "SELECT p.id, p.tenant_id, p.kind, p.config, p.priority, p.weight, p.health, "
+	    "(SELECT r.cost_micros FROM provider_rates r WHERE r.provider_id = p.id AND "
+	    "r.prefix IN (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ORDER BY "
+	    "LENGTH(r.prefix) DESC LIMIT 1) AS cost_micros "
+	    "FROM messaging_providers p WHERE p.enabled = 1 AND p.kind IN %s AND "
+	    "(p.tenant_id = ? OR (p.tenant_id IS NULL AND NOT EXISTS (SELECT 1 FROM "
+	    "messaging_providers o WHERE o.tenant_id = ? AND o.enabled = 1 AND o.kind IN %s))) "
+	    "ORDER BY p.id",
+	    kinds, kinds);
 	const char *d = dest ? (dest[0] == '+' ? dest + 1 : dest) : ""; /* prefixes are digits */
 	char pre[ROUTE_PREFIXES][ROUTE_PREFIXES];
 	struct store_val v[ROUTE_PREFIXES + 2];
