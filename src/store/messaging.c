@@ -242,24 +242,37 @@ int store_routes(struct store_tx *tx, const char *tenant_id, const char *channel
 {
 	/* the tenant's own providers when it has any enabled for the channel, else the
 	   operator's; each with the cost of its longest prefix matching dest (NULL: no rate).
-	   The prefixes of dest are looked up in the rates' primary key, so a deck of any size
-	   costs ROUTE_PREFIXES index probes per provider, not a scan. */
+	   Every step is an index probe and nothing is sorted: the owner's providers come in id
+	   order from (tenant_id, id); the prefixes of dest are looked up in the rates' key, and
+	   of those found the greatest is the longest (all are prefixes of one string). */
 	const char *kinds = !strcmp(channel, "email") ? "('smtp')" : "('smpp', 'twilio', 'telnyx')";
 	char sql[1024];
+	bool own = false;
+	if (tenant_id) {
+		json_t *rows;
+		snprintf(
+		    sql, sizeof(sql),
+		    "SELECT 1 AS x FROM messaging_providers WHERE tenant_id = ? AND enabled = 1 "
+		    "AND kind IN %s LIMIT 1",
+		    kinds);
+		int r = stx_query(tx, &rows, sql, "s", tenant_id);
+		if (r < 0)
+			return r;
+		own = json_array_size(rows) > 0;
+		json_decref(rows);
+	}
 	snprintf(
 	    sql, sizeof(sql),
 	    "SELECT p.id, p.tenant_id, p.kind, p.config, p.priority, p.weight, p.health, "
 	    "(SELECT r.cost_micros FROM provider_rates r WHERE r.provider_id = p.id AND "
-	    "r.prefix IN (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ORDER BY "
-	    "LENGTH(r.prefix) DESC LIMIT 1) AS cost_micros "
-	    "FROM messaging_providers p WHERE p.enabled = 1 AND p.kind IN %s AND "
-	    "(p.tenant_id = ? OR (p.tenant_id IS NULL AND NOT EXISTS (SELECT 1 FROM "
-	    "messaging_providers o WHERE o.tenant_id = ? AND o.enabled = 1 AND o.kind IN %s))) "
+	    "r.prefix = (SELECT MAX(m.prefix) FROM provider_rates m WHERE m.provider_id = p.id "
+	    "AND m.prefix IN (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))) AS cost_micros "
+	    "FROM messaging_providers p WHERE %s AND p.enabled = 1 AND p.kind IN %s "
 	    "ORDER BY p.id",
-	    kinds, kinds);
+	    own ? "p.tenant_id = ?" : "p.tenant_id IS NULL", kinds);
 	const char *d = dest ? (dest[0] == '+' ? dest + 1 : dest) : ""; /* prefixes are digits */
 	char pre[ROUTE_PREFIXES][ROUTE_PREFIXES];
-	struct store_val v[ROUTE_PREFIXES + 2];
+	struct store_val v[ROUTE_PREFIXES + 1];
 	size_t n = strlen(d);
 	for (size_t i = 0; i < ROUTE_PREFIXES; i++) {
 		v[i] = (struct store_val){SV_NULL, NULL, 0};
@@ -269,9 +282,8 @@ int store_routes(struct store_tx *tx, const char *tenant_id, const char *channel
 			v[i] = (struct store_val){SV_TEXT, pre[i], 0};
 		}
 	}
-	v[ROUTE_PREFIXES] = (struct store_val){tenant_id ? SV_TEXT : SV_NULL, tenant_id, 0};
-	v[ROUTE_PREFIXES + 1] = v[ROUTE_PREFIXES];
-	return tx->st->be->query(tx, sql, ROUTE_PREFIXES + 2, v, ret);
+	v[ROUTE_PREFIXES] = (struct store_val){SV_TEXT, tenant_id, 0};
+	return tx->st->be->query(tx, sql, ROUTE_PREFIXES + (own ? 1 : 0), v, ret);
 }
 
 /* ---- messages ---- */

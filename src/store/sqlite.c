@@ -311,6 +311,7 @@ static void *writer_main(void *arg)
 {
 	struct store *st = arg;
 	struct sq *s = st->impl;
+	pthread_setname_np(pthread_self(), "sq-writer");
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		while (!s->head && !s->stop)
@@ -365,6 +366,7 @@ static int run_write(struct store *st, const char *tenant_id, int flags, store_t
 static void *ckpt_main(void *arg)
 {
 	struct sq *s = arg;
+	pthread_setname_np(pthread_self(), "sq-checkpoint");
 	pthread_mutex_lock(&s->lock);
 	while (!s->stop) {
 		struct timespec ts;

@@ -143,7 +143,7 @@ int webhooks_emit_tx(struct bus *bus, struct store_tx *tx, const char *tenant_id
 	free(dtext);
 	if (r < 0)
 		return r;
-	char *body = event_body(type, now, data);
+	char *body = NULL; /* the envelope, made once an endpoint wants the event */
 	json_t *eps = NULL;
 	if (only_endpoint) {
 		json_t *row;
@@ -160,9 +160,14 @@ int webhooks_emit_tx(struct bus *bus, struct store_tx *tx, const char *tenant_id
 	json_array_foreach (eps, i, ep) {
 		if (r < 0)
 			break;
-		if (only_endpoint || endpoint_wants(ep, type))
-			r = queue_delivery(bus, tx, tenant_id, id, json_str(ep, "id"), type, body,
-					   true, NULL);
+		if (!only_endpoint && !endpoint_wants(ep, type))
+			continue;
+		if (!body && !(body = event_body(type, now, data))) {
+			r = -ENOMEM;
+			break;
+		}
+		r = queue_delivery(bus, tx, tenant_id, id, json_str(ep, "id"), type, body, true,
+				   NULL);
 	}
 	json_decref(eps);
 	free(body);
