@@ -8,7 +8,7 @@ struct mctx {
 	struct http_req *req;
 	const char *id, *cursor;
 	int limit;
-	json_t *rows;
+	json_t *rows, *body; /* body: the 201 answer, made before the write */
 	struct sms_request sms;
 	struct sms_accepted acc;
 	struct messaging_refusal why;
@@ -53,17 +53,10 @@ static int check_fn(struct store_tx *tx, void *arg)
 	return messaging_sms_check_tx(tx, &c->sms, &c->acc, &c->why);
 }
 
-/* In the write transaction (or replayed from an Idempotency-Key, which wins over a check
-   that would now refuse): the refusal found by the read-side check, or the inserts. */
-static int send_fn(struct store_tx *tx, void *arg)
+/* The 201 body, made from what will be inserted (never read back), before the write so the
+   writer thread only inserts. */
+static json_t *accepted_body(const struct mctx *c)
 {
-	struct mctx *c = arg;
-	if (c->why.code)
-		return refusal(c->req, &c->why);
-	int r = messaging_sms_enqueue_tx(c->req->app->bus, tx, &c->sms, &c->acc);
-	if (r < 0)
-		return r;
-	/* the answer is built from what was inserted, without reading the row back */
 	char ts[TIME_RFC3339_LEN];
 	time_fmt(time_now_us(), ts);
 	json_t *o = json_pack(
@@ -81,8 +74,21 @@ static int send_fn(struct store_tx *tx, void *arg)
 	json_object_set_new(o, "send_at",
 			    c->sms.send_at_us ? json_string(time_fmt(c->sms.send_at_us, sa))
 					      : json_null());
+	return o;
+}
+
+/* In the write transaction (or replayed from an Idempotency-Key, which wins over a check
+   that would now refuse): the refusal found by the read-side check, or the inserts. */
+static int send_fn(struct store_tx *tx, void *arg)
+{
+	struct mctx *c = arg;
+	if (c->why.code)
+		return refusal(c->req, &c->why);
+	int r = messaging_sms_enqueue_tx(c->req->app->bus, tx, &c->sms, &c->acc);
+	if (r < 0)
+		return r;
 	snprintf(c->req->resource_id, sizeof(c->req->resource_id), "%s", c->acc.id);
-	return http_reply(c->req, 201, o);
+	return http_reply(c->req, 201, json_incref(c->body));
 }
 
 int h_messages_create(struct http_req *req)
@@ -122,7 +128,13 @@ int h_messages_create(struct http_req *req)
 	int r = store_tx(req->app->st, req->who.tenant_id, STORE_READ, check_fn, &c);
 	if (r < 0 && !(r == -EINVAL && c.why.code))
 		return r;
+	if (!c.why.code) {
+		c.acc.event_data = messaging_sms_queued_data(&c.sms, &c.acc);
+		c.body = accepted_body(&c);
+	}
 	r = http_write(req, req->who.tenant_id, send_fn, &c);
+	json_decref(c.acc.event_data);
+	json_decref(c.body);
 	bus_kick(req->app->bus);
 	return r;
 }

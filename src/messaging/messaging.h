@@ -41,6 +41,9 @@ struct sms_accepted {
 	const char *encoding; /* "GSM-7" | "UCS-2" (static) */
 	int segments;
 	int64_t price_micros; /* of the cheapest route, -1 if none is priced */
+	json_t *event_data;   /* optional, the caller's: message.queued's data, made before the
+				 write transaction (messaging_sms_queued_data) so the writer only
+				 inserts; NULL: made in the transaction */
 };
 /* The checks alone (a read transaction will do: the API runs them before its write, so the
    writer thread only inserts): 0 with *ret filled (id, encoding, segments, price), or
@@ -51,6 +54,8 @@ int messaging_sms_check_tx(struct store_tx *tx, const struct sms_request *r,
 /* The enqueue alone, after a successful check: message row, job, message.queued event. */
 int messaging_sms_enqueue_tx(struct bus *bus, struct store_tx *tx, const struct sms_request *r,
 			     const struct sms_accepted *acc);
+/* The data of the message.queued event of an accepted message (a new reference). */
+json_t *messaging_sms_queued_data(const struct sms_request *r, const struct sms_accepted *acc);
 /* Both in one transaction. */
 int messaging_sms_submit_tx(struct bus *bus, struct store_tx *tx, const struct sms_request *r,
 			    struct sms_accepted *ret, struct messaging_refusal *ret_why);

@@ -618,7 +618,7 @@ static int inbound_fn(struct store_tx *tx, void *arg)
 		   sms_url) */
 		struct sms_request rq = {
 		    .tenant_id = tenant, .from = in->to, .to = in->from, .body = help_text};
-		struct sms_accepted acc;
+		struct sms_accepted acc = {0};
 		struct messaging_refusal why;
 		int hr = messaging_sms_submit_tx(in->m->bus, tx, &rq, &acc, &why);
 		if (hr < 0 && hr != -EINVAL)
@@ -748,7 +748,7 @@ static int reply_send_fn(struct store_tx *tx, void *arg)
 		    .to = json_str(rep, "to") ?: json_str(s->msg, "from_addr"),
 		    .body = json_str(rep, "body"),
 		};
-		struct sms_accepted acc;
+		struct sms_accepted acc = {0};
 		struct messaging_refusal why;
 		int r = messaging_sms_submit_tx(s->m->bus, tx, &req, &acc, &why);
 		if (r == -EINVAL && why.code) {

@@ -99,6 +99,16 @@ int messaging_sms_check_tx(struct store_tx *tx, const struct sms_request *r,
 	return 0;
 }
 
+json_t *messaging_sms_queued_data(const struct sms_request *r, const struct sms_accepted *ret)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:o,s:s}", "message_sid", ret->id,
+			 "account_sid", r->tenant_id, "from", r->from, "to", r->to, "direction",
+			 "outbound-api", "status", "queued", "segments", ret->segments, "price",
+			 ret->price_micros >= 0 ? json_real((double)ret->price_micros / 1e6)
+						: json_null(),
+			 "price_unit", "USD");
+}
+
 int messaging_sms_enqueue_tx(struct bus *bus, struct store_tx *tx, const struct sms_request *r,
 			     const struct sms_accepted *ret)
 {
@@ -129,12 +139,8 @@ int messaging_sms_enqueue_tx(struct bus *bus, struct store_tx *tx, const struct 
 			    .delay_us = r->send_at_us > now ? r->send_at_us - now : 0};
 	if ((rr = bus_publish_tx(bus, tx, &p, NULL)) < 0)
 		return rr;
-	json_t *data = json_pack(
-	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:o,s:s}", "message_sid", ret->id, "account_sid",
-	    r->tenant_id, "from", r->from, "to", r->to, "direction", "outbound-api", "status",
-	    "queued", "segments", ret->segments, "price",
-	    ret->price_micros >= 0 ? json_real((double)ret->price_micros / 1e6) : json_null(),
-	    "price_unit", "USD");
+	json_t *data =
+	    ret->event_data ? json_incref(ret->event_data) : messaging_sms_queued_data(r, ret);
 	rr = webhooks_emit_tx(bus, tx, r->tenant_id, "message.queued", data, NULL, NULL);
 	json_decref(data);
 	return rr < 0 ? rr : 0;
