@@ -304,7 +304,9 @@ static void close_h(int err, const struct sip_msg *msg, void *arg)
 	enum voice_end cause;
 	if (err == 0 && msg && msg->scode >= 300) {
 		cause = VOICE_END_REJECTED;
-	} else if (err == ECONNRESET) {
+	} else if (err == ECONNRESET && (c->answered || c->established || !c->outbound)) {
+		/* a BYE, or the caller's CANCEL; before any answer to our own INVITE the reset is
+		   the connection's (a failed TLS handshake, a closed TCP peer): an error, below */
 		cause = c->answered || c->established ? VOICE_END_REMOTE : VOICE_END_CANCEL;
 		code = cause == VOICE_END_CANCEL ? 487 : 0;
 	} else if (err == ETIMEDOUT) {

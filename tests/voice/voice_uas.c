@@ -11,7 +11,9 @@
 
 struct opts {
 	struct voice_config cfg;
-	const char *wav, *dial, *send_dtmf;
+	const char *wav, *send_dtmf;
+	const char *dials[8]; /* --dial URI, repeatable: dialled in order at start */
+	size_t ndials;
 	const char *ivr, *record_dir; /* --ivr TEXT: say, collect to '#', record, hang up */
 	bool collect;		      /* --collect: collect to '#' while playing, then hang up */
 	unsigned record_ms;
@@ -138,7 +140,7 @@ static void dial_one(struct voice_engine *e, const struct opts *o, const char *u
 			       .auth_user = o->auth_user,
 			       .auth_pass = o->auth_pass};
 	if (voice_call_dial(e, &d, &id) == 0)
-		printf("DIALING call=%llu\n", (unsigned long long)id);
+		printf("DIALING call=%llu uri=%s\n", (unsigned long long)id, uri);
 }
 
 static void on_extra_event(struct voice_engine *e, const struct opts *o,
@@ -367,8 +369,8 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->answer_delay_ms = (unsigned)n;
 		else if (!strcmp(k, "--hangup-after"))
 			o->hangup_ms = (unsigned)n;
-		else if (!strcmp(k, "--dial"))
-			o->dial = v;
+		else if (!strcmp(k, "--dial") && o->ndials < 8)
+			o->dials[o->ndials++] = v;
 		else if (!strcmp(k, "--dial-count"))
 			o->dial_count = (unsigned)n;
 		else if (!strcmp(k, "--dial-timeout"))
@@ -450,8 +452,9 @@ int main(int argc, char **argv)
 	if (voice_engine_tls_port(e))
 		printf("TLS port=%u\n", voice_engine_tls_port(e));
 	printf("READY port=%u\n", voice_engine_sip_port(e));
-	for (unsigned i = 0; o.dial && i < o.dial_count; i++)
-		dial_one(e, &o, o.dial);
+	for (size_t d = 0; d < o.ndials; d++)
+		for (unsigned i = 0; i < o.dial_count; i++)
+			dial_one(e, &o, o.dials[d]);
 	while (!stop_flag) {
 		struct voice_event ev;
 		if (voice_engine_next_event(e, &ev, 20) == 1)
