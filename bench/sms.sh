@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # sms.sh: issue 7's SMS figures, one per line as NAME VALUE UNIT: submit_sm per second over
-# one bind at windows 1, 10 and 50 (bench/smpp.sh), accepted POST /v1/messages per second
-# (wrk, 64 connections, the worker sending to the npm smpp SMSC at the same time), and the
-# end-to-end rate from the first accepted message to the last one delivered.
+# one bind at windows 1, 10 and 50 (bench/smpp.sh), then accepted POST /v1/messages per
+# second (wrk, 64 connections) twice, on a fresh database each time:
+#   sms_all_*  one process with every role: the worker sends to the npm smpp SMSC while wrk
+#              posts (all on the same 2 cores), then the end-to-end rate from the first
+#              accepted message to the last one delivered;
+#   sms_api_*  an api-only process (roles=api, as an API node of a split deployment), then a
+#              worker-only process (roles=worker) on the same database drains the backlog:
+#              sms_split_* counts what it delivered and how fast.
 #   bench/sms.sh            (BENCH_SECONDS=N sets the wrk run, default 10)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,40 +38,77 @@ exec 7>"$TMP/smsc.in" # keep its stdin open
 for _ in $(seq 100); do grep -q listening "$TMP/smsc.out" && break; sleep 0.05; done
 SMSC_PORT=$(grep -m1 listening "$TMP/smsc.out" | jq -r .port)
 
-PORT=$(free_port)
-export IRISX_DATA_DIR=$TMP/var IRISX_HTTP_LISTEN=127.0.0.1:$PORT IRISX_AUTH_ARGON2_M_KIB=1024 \
-	IRISX_AUTH_ARGON2_T_COST=1 IRISX_RATELIMIT_KEY_RPS=$HIGH IRISX_RATELIMIT_KEY_BURST=$HIGH \
-	IRISX_RATELIMIT_TENANT_RPS=$HIGH IRISX_RATELIMIT_TENANT_BURST=$HIGH IRISX_LOG_LEVEL=warn
-mkdir -p "$TMP/var"
-"$BIN" admin create-platform-admin --email ops@bench.example.com --password 'bench-password-0123456789' >/dev/null
-"$BIN" serve >"$TMP/irisx.out" 2>"$TMP/irisx.err" & PIDS+=($!)
-B=http://127.0.0.1:$PORT
-for _ in $(seq 200); do curl -sf "$B/healthz" >/dev/null && break; sleep 0.05; done
+HOST_ENV=(IRISX_AUTH_ARGON2_M_KIB=1024 IRISX_AUTH_ARGON2_T_COST=1 IRISX_RATELIMIT_KEY_RPS=$HIGH
+	IRISX_RATELIMIT_KEY_BURST=$HIGH IRISX_RATELIMIT_TENANT_RPS=$HIGH
+	IRISX_RATELIMIT_TENANT_BURST=$HIGH IRISX_LOG_LEVEL=warn IRISX_VOICE_ENABLED=false)
 J='content-type: application/json'
-ADM=$(curl -sf "$B/v1/auth/login" -H "$J" -d '{"email":"ops@bench.example.com","password":"bench-password-0123456789"}' | jq -r .access_token)
-REG=$(curl -sf "$B/v1/auth/register" -H "$J" -d '{"email":"t@bench.example.com","password":"bench-password-0123456789","name":"Bench"}')
-TOK=$(jq -r .access_token <<<"$REG"); TID=$(jq -r .tenant.id <<<"$REG")
-KEY=$(curl -sf "$B/v1/api-keys" -H "authorization: Bearer $TOK" -H "$J" -d '{"name":"bench","role":"developer"}' | jq -r .secret)
-curl -sf "$B/v1/admin/messaging-providers" -H "authorization: Bearer $ADM" -H "$J" \
-	-d "{\"name\":\"smsc\",\"kind\":\"smpp\",\"config\":{\"host\":\"127.0.0.1\",\"port\":$SMSC_PORT,\"system_id\":\"bench\",\"password\":\"pw\",\"window\":50}}" >/dev/null
-curl -sf "$B/v1/admin/phone-numbers" -H "authorization: Bearer $ADM" -H "$J" -d "{\"number\":\"+15550009000\",\"tenant_id\":\"$TID\"}" >/dev/null
-sleep 0.5
-log "wrk -t2 -c64 -d${SECS}s POST /v1/messages"
-BENCH_LUA_DIR=$ROOT/bench BENCH_REPORT=$TMP/wrk.txt BENCH_AUTH="Bearer $KEY" BENCH_FROM=+15550009000 \
-	wrk -t2 -c64 -d"${SECS}s" -s "$ROOT/bench/sms_create.lua" "$B" >&2
-req=$(awk '/^requests/{print $2}' "$TMP/wrk.txt"); dur=$(awk '/^duration_us/{print $2}' "$TMP/wrk.txt")
-non2xx=$(awk '/^non2xx/{print $2}' "$TMP/wrk.txt"); p99=$(awk '/^p99_us/{print $2}' "$TMP/wrk.txt")
-ok=$((req - non2xx))
-fig sms_api_accepted_per_s "$(awk -v n="$ok" -v d="$dur" 'BEGIN{printf "%d", n/(d/1e6)}')" msg/s
-fig sms_api_p99_ms "$(awk -v p="$p99" 'BEGIN{printf "%.1f", p/1000}')" ms
-fig sms_api_non2xx "$non2xx" responses
-DB=$TMP/var/irisx.db
-log "waiting for the worker to drain $ok messages"
-for _ in $(seq 1200); do
-	left=$(sqlite3 "$DB" "SELECT COUNT(*) FROM messages WHERE status IN ('queued','sending')" 2>/dev/null || echo 1)
-	[ "$left" = 0 ] && break; sleep 0.5
-done
-read -r first last n < <(sqlite3 -separator ' ' "$DB" "SELECT MIN(created_us), MAX(done_us), COUNT(*) FROM messages WHERE status = 'delivered'")
-fig sms_delivered "$n" messages
-fig sms_end_to_end_per_s "$(awk -v n="$n" -v a="$first" -v b="$last" 'BEGIN{ if (b > a) printf "%d", n/((b-a)/1e6); else print 0 }')" msg/s
-fig sms_left_open "$(sqlite3 "$DB" "SELECT COUNT(*) FROM messages WHERE status IN ('queued','sending')")" messages
+
+# serve ROLES DIR PORT: starts irisx serve in the background (pid in SPID)
+serve() {
+	env "${HOST_ENV[@]}" IRISX_ROLES="$1" IRISX_DATA_DIR="$2" IRISX_HTTP_LISTEN=127.0.0.1:$3 \
+		"$BIN" serve >>"$2/irisx.out" 2>>"$2/irisx.err" & SPID=$!; PIDS+=($SPID)
+}
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+# phase NAME ROLES: a fresh database, a tenant with a key and a number, the SMSC provider,
+# wrk for $SECS s; prints NAME_accepted_per_s, NAME_p99_ms, NAME_non2xx. Sets DIR, OK.
+phase() {
+	local name=$1 roles=$2
+	DIR=$TMP/$name; mkdir -p "$DIR"
+	env "${HOST_ENV[@]}" IRISX_DATA_DIR="$DIR" "$BIN" admin create-platform-admin \
+		--email ops@bench.example.com --password 'bench-password-0123456789' >/dev/null
+	PORT=$(free_port); serve "$roles" "$DIR" "$PORT"; API_PID=$SPID
+	B=http://127.0.0.1:$PORT
+	for _ in $(seq 200); do curl -sf "$B/healthz" >/dev/null && break; sleep 0.05; done
+	local adm reg tok tid key
+	adm=$(curl -sf "$B/v1/auth/login" -H "$J" -d '{"email":"ops@bench.example.com","password":"bench-password-0123456789"}' | jq -r .access_token)
+	reg=$(curl -sf "$B/v1/auth/register" -H "$J" -d '{"email":"t@bench.example.com","password":"bench-password-0123456789","name":"Bench"}')
+	tok=$(jq -r .access_token <<<"$reg"); tid=$(jq -r .tenant.id <<<"$reg")
+	key=$(curl -sf "$B/v1/api-keys" -H "authorization: Bearer $tok" -H "$J" -d '{"name":"bench","role":"developer"}' | jq -r .secret)
+	curl -sf "$B/v1/admin/messaging-providers" -H "authorization: Bearer $adm" -H "$J" \
+		-d "{\"name\":\"smsc\",\"kind\":\"smpp\",\"config\":{\"host\":\"127.0.0.1\",\"port\":$SMSC_PORT,\"system_id\":\"bench\",\"password\":\"pw\",\"window\":50}}" >/dev/null
+	curl -sf "$B/v1/admin/phone-numbers" -H "authorization: Bearer $adm" -H "$J" -d "{\"number\":\"+15550009000\",\"tenant_id\":\"$tid\"}" >/dev/null
+	sleep 0.5
+	log "$name (roles $roles): wrk -t2 -c64 -d${SECS}s POST /v1/messages"
+	local cpu0 cpu1
+	cpu0=$(awk '{print $14 + $15}' "/proc/$API_PID/stat")
+	BENCH_LUA_DIR=$ROOT/bench BENCH_REPORT=$DIR/wrk.txt BENCH_AUTH="Bearer $key" BENCH_FROM=+15550009000 \
+		wrk -t2 -c64 -d"${SECS}s" -s "$ROOT/bench/sms_create.lua" "$B" >&2
+	cpu1=$(awk '{print $14 + $15}' "/proc/$API_PID/stat")
+	local req dur non2xx p99
+	req=$(awk '/^requests/{print $2}' "$DIR/wrk.txt"); dur=$(awk '/^duration_us/{print $2}' "$DIR/wrk.txt")
+	non2xx=$(awk '/^non2xx/{print $2}' "$DIR/wrk.txt"); p99=$(awk '/^p99_us/{print $2}' "$DIR/wrk.txt")
+	OK=$((req - non2xx))
+	fig "${name}_accepted_per_s" "$(awk -v n="$OK" -v d="$dur" 'BEGIN{printf "%d", n/(d/1e6)}')" msg/s
+	fig "${name}_p99_ms" "$(awk -v p="$p99" 'BEGIN{printf "%.1f", p/1000}')" ms
+	fig "${name}_non2xx" "$non2xx" responses
+	# CPU of the irisx process per request (clock ticks of 10 ms over the run)
+	fig "${name}_cpu_per_req_us" "$(awk -v a="$cpu0" -v b="$cpu1" -v n="$req" 'BEGIN{ if (n > 0) printf "%.0f", (b-a)*10000/n; else print 0 }')" us
+}
+
+# drain NAME: waits for the worker to finish, prints NAME_delivered, _end_to_end_per_s,
+# _left_open (rates from the first message accepted, or from FROM_US when given)
+drain() {
+	local name=$1 from=${2:-} db=$DIR/irisx.db left first last n
+	log "$name: waiting for the worker to drain $OK messages"
+	for _ in $(seq 1200); do
+		left=$(sqlite3 "$db" "SELECT COUNT(*) FROM messages WHERE status IN ('queued','sending')" 2>/dev/null || echo 1)
+		[ "$left" = 0 ] && break; sleep 0.5
+	done
+	read -r first last n < <(sqlite3 -separator ' ' "$db" "SELECT MIN(created_us), MAX(done_us), COUNT(*) FROM messages WHERE status = 'delivered'")
+	[ -n "$from" ] && first=$from
+	fig "${name}_delivered" "$n" messages
+	fig "${name}_end_to_end_per_s" "$(awk -v n="$n" -v a="$first" -v b="$last" 'BEGIN{ if (b > a) printf "%d", n/((b-a)/1e6); else print 0 }')" msg/s
+	fig "${name}_left_open" "$(sqlite3 "$db" "SELECT COUNT(*) FROM messages WHERE status IN ('queued','sending')")" messages
+}
+
+phase sms_all api,worker,media
+drain sms_all
+stop "$API_PID"
+
+phase sms_api api
+# the API node keeps serving; a worker node on the same database takes the backlog
+start_us=$(($(date +%s%N) / 1000))
+serve worker "$DIR" "$(free_port)"; WORKER_PID=$SPID
+drain sms_split "$start_us"
+stop "$WORKER_PID"; stop "$API_PID"
