@@ -29,6 +29,21 @@ static inline struct store_val sv_text_or_null(const char *s)
 	return (struct store_val){s ? SV_TEXT : SV_NULL, s, 0};
 }
 
+/* The backends' prepared-statement caches: STMT_SLOTS slots keyed by the SQL text, a
+   statement living in one of the STMT_WAYS slots after its hash, so the dozens of
+   statements a busy connection runs do not evict each other (a miss costs a parse, and on
+   PostgreSQL a round trip). stmt_slot returns the slot holding sql (*hit true), else the
+   one to fill: a free one, or the least recently used of the ways (its old statement is the
+   caller's to drop). sqls[i] NULL: free; used[i]: the tick of the last use. */
+#define STMT_SLOTS 512
+#define STMT_WAYS 8
+struct stmt_lru {
+	char *sql[STMT_SLOTS];
+	uint64_t used[STMT_SLOTS];
+	uint64_t tick;
+};
+size_t stmt_slot(struct stmt_lru *c, const char *sql, bool *hit);
+
 /* An UPDATE being built from the fields a change carries: "UPDATE <table> SET updated_us = ?"
    then ", col = ?" per value given; room for 3 more parameters is kept for the caller's
    WHERE, which it appends to sql before running it with v[0..n). */

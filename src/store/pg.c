@@ -8,12 +8,10 @@
 
 #include "internal.h"
 
-#define STMT_CACHE 128
-
 /* A connection and the statements prepared on it (named s<slot>, keyed by SQL text). */
 struct pgc {
 	PGconn *c;
-	char *sql[STMT_CACHE];
+	struct stmt_lru cache; /* statement i is prepared as s<i> */
 };
 
 struct pg {
@@ -28,9 +26,9 @@ struct pg {
 
 static void forget_statements(struct pgc *pc)
 {
-	for (int i = 0; i < STMT_CACHE; i++) {
-		mem_free(pc->sql[i]);
-		pc->sql[i] = NULL;
+	for (int i = 0; i < STMT_SLOTS; i++) {
+		mem_free(pc->cache.sql[i]);
+		pc->cache.sql[i] = NULL;
 	}
 }
 
@@ -260,20 +258,18 @@ static PGresult *exec_params(struct store_tx *tx, const char *sql, size_t n,
 		}
 	}
 	struct pgc *pc = tx->conn;
-	size_t h = 5381;
-	for (const char *t = sql; *t; t++)
-		h = h * 33 + (unsigned char)*t;
-	h %= STMT_CACHE;
+	bool hit;
+	size_t h = stmt_slot(&pc->cache, sql, &hit);
 	char name[16];
 	snprintf(name, sizeof(name), "s%zu", h);
-	if (!pc->sql[h] || strcmp(pc->sql[h], sql) != 0) {
+	if (!hit) {
 		/* prepared once per connection: PostgreSQL parses and plans it only then */
-		if (pc->sql[h]) {
+		if (pc->cache.sql[h]) {
 			char dealloc[40];
 			snprintf(dealloc, sizeof(dealloc), "DEALLOCATE %s", name);
 			PQclear(PQexec(pc->c, dealloc));
-			mem_free(pc->sql[h]);
-			pc->sql[h] = NULL;
+			mem_free(pc->cache.sql[h]);
+			pc->cache.sql[h] = NULL;
 		}
 		char *q = number_params(sql);
 		PGresult *prep = PQprepare(pc->c, name, q, (int)n, NULL);
@@ -281,7 +277,7 @@ static PGresult *exec_params(struct store_tx *tx, const char *sql, size_t n,
 		if (PQresultStatus(prep) != PGRES_COMMAND_OK)
 			return prep; /* the caller maps the error */
 		PQclear(prep);
-		pc->sql[h] = mem_strdup(sql);
+		pc->cache.sql[h] = mem_strdup(sql);
 	}
 	return PQexecPrepared(pc->c, name, (int)n, vals, NULL, NULL, 0);
 }

@@ -11,19 +11,13 @@
 
 #include "internal.h"
 
-#define STMT_CACHE 512 /* slots; a statement lives in one of STMT_WAYS after its hash */
-#define STMT_WAYS 8
 #define READERS 64 /* opened on demand, kept open */
 #define BATCH_MAX 512
 
 struct sq_conn {
 	sqlite3 *db;
-	struct {
-		char *sql;
-		sqlite3_stmt *stmt;
-		uint64_t used; /* tick of the last use: the oldest of the ways is evicted */
-	} cache[STMT_CACHE];
-	uint64_t tick;
+	struct stmt_lru cache; /* statement i is stmt[i] */
+	sqlite3_stmt *stmt[STMT_SLOTS];
 };
 
 struct sq_job {
@@ -106,50 +100,35 @@ static int conn_open(struct sq *s, struct sq_conn *c, bool reader)
 
 static void conn_close(struct sq_conn *c)
 {
-	for (int i = 0; i < STMT_CACHE; i++) {
-		sqlite3_finalize(c->cache[i].stmt);
-		mem_free(c->cache[i].sql);
+	for (int i = 0; i < STMT_SLOTS; i++) {
+		sqlite3_finalize(c->stmt[i]);
+		mem_free(c->cache.sql[i]);
 	}
 	sqlite3_close(c->db);
 	memset(c, 0, sizeof(*c));
 }
 
-/* Prepared statements are cached per connection by the text of the SQL: a set of
-   STMT_WAYS slots per hash, so the dozens of statements a busy writer runs never evict
-   each other (each miss costs a parse). */
+/* Prepared statements are cached per connection by the text of the SQL (stmt_slot). */
 static int prepare(struct sq_conn *c, const char *sql, sqlite3_stmt **ret)
 {
-	size_t h = 5381;
-	for (const char *p = sql; *p; p++)
-		h = h * 33 + (unsigned char)*p;
-	h %= STMT_CACHE;
-	size_t victim = h;
-	c->tick++;
-	for (size_t w = 0; w < STMT_WAYS; w++) {
-		size_t i = (h + w) % STMT_CACHE;
-		if (!c->cache[i].sql) {
-			victim = i;
-			break;
-		}
-		if (!strcmp(c->cache[i].sql, sql)) {
-			sqlite3_reset(c->cache[i].stmt);
-			sqlite3_clear_bindings(c->cache[i].stmt);
-			c->cache[i].used = c->tick;
-			*ret = c->cache[i].stmt;
-			return SQLITE_OK;
-		}
-		if (c->cache[i].used < c->cache[victim].used)
-			victim = i;
+	bool hit;
+	size_t i = stmt_slot(&c->cache, sql, &hit);
+	if (hit) {
+		sqlite3_reset(c->stmt[i]);
+		sqlite3_clear_bindings(c->stmt[i]);
+		*ret = c->stmt[i];
+		return SQLITE_OK;
 	}
 	sqlite3_stmt *stmt;
 	int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
-	if (rc != SQLITE_OK)
+	if (rc != SQLITE_OK) {
+		c->cache.used[i] = 0; /* the slot keeps what it held */
 		return rc;
-	sqlite3_finalize(c->cache[victim].stmt);
-	mem_free(c->cache[victim].sql);
-	c->cache[victim].sql = mem_strdup(sql);
-	c->cache[victim].stmt = stmt;
-	c->cache[victim].used = c->tick;
+	}
+	sqlite3_finalize(c->stmt[i]);
+	mem_free(c->cache.sql[i]);
+	c->cache.sql[i] = mem_strdup(sql);
+	c->stmt[i] = stmt;
 	*ret = stmt;
 	return SQLITE_OK;
 }

@@ -245,3 +245,30 @@ void sql_upd_int(struct sql_upd *u, const char *col, int64_t val, bool set)
 	if (set)
 		sql_upd_set(u, col, (struct store_val){SV_INT, NULL, val});
 }
+
+size_t stmt_slot(struct stmt_lru *c, const char *sql, bool *hit)
+{
+	size_t h = 5381;
+	for (const char *p = sql; *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	h %= STMT_SLOTS;
+	size_t victim = h;
+	c->tick++;
+	*hit = false;
+	for (size_t w = 0; w < STMT_WAYS; w++) {
+		size_t i = (h + w) % STMT_SLOTS;
+		if (!c->sql[i]) {
+			victim = i;
+			break;
+		}
+		if (!strcmp(c->sql[i], sql)) {
+			c->used[i] = c->tick;
+			*hit = true;
+			return i;
+		}
+		if (c->used[i] < c->used[victim])
+			victim = i;
+	}
+	c->used[victim] = c->tick;
+	return victim;
+}
