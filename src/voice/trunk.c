@@ -38,17 +38,15 @@ static void set_state(struct trunk *t, bool up, int code)
 	emit_trunk(t, up ? VOICE_EV_TRUNK_UP : VOICE_EV_TRUNK_DOWN, code);
 }
 
-/* The REGISTER credentials: a libre object the sipreg's digest state holds a reference to,
-   because the un-REGISTER sent when the trunk is freed may be challenged after it is gone. */
-struct trunk_cred {
-	char user[64], password[128];
-};
-
+/* arg: the REGISTER credentials, "user\0password\0" in a libre mbuf that the sipreg's digest
+   state holds a reference to, because the un-REGISTER sent when the trunk is freed may be
+   challenged after the trunk is gone. (An mbuf, since libre's mem_zalloc is not reachable by
+   name here: core's shadows it, see docs/voice.md "Symbol clash".) */
 static int auth_h(char **user, char **pass, const char *realm, void *arg)
 {
-	struct trunk_cred *cr = arg;
-	int err = str_dup(user, cr->user);
-	return err ? err : str_dup(pass, cr->password);
+	const char *cred = (const char *)((struct mbuf *)arg)->buf;
+	int err = str_dup(user, cred);
+	return err ? err : str_dup(pass, cred + strlen(cred) + 1);
 }
 
 static void reg_resp_h(int err, const struct sip_msg *msg, void *arg)
@@ -119,15 +117,17 @@ static int make_aor(struct trunk *t)
 
 static int trunk_register(struct trunk *t, unsigned expires)
 {
-	struct trunk_cred *cr = mem_zalloc(sizeof(*cr), NULL);
+	if (make_aor(t) < 0)
+		return EINVAL;
+	struct mbuf *cr = mbuf_alloc(sizeof(t->user) + sizeof(t->password));
 	if (!cr)
 		return ENOMEM;
-	snprintf(cr->user, sizeof(cr->user), "%s", t->user);
-	snprintf(cr->password, sizeof(cr->password), "%s", t->password);
-	int err = make_aor(t) < 0 ? EINVAL
-				  : sipreg_register(&t->reg, t->x->sip, t->uri, t->aor, NULL,
-						    t->aor, expires, t->user, NULL, 0, 0, auth_h,
-						    cr, true, reg_resp_h, t, NULL, NULL);
+	int err = mbuf_write_mem(cr, (const uint8_t *)t->user, strlen(t->user) + 1);
+	err |= mbuf_write_mem(cr, (const uint8_t *)t->password, strlen(t->password) + 1);
+	if (!err)
+		err = sipreg_register(&t->reg, t->x->sip, t->uri, t->aor, NULL, t->aor, expires,
+				      t->user, NULL, 0, 0, auth_h, cr, true, reg_resp_h, t, NULL,
+				      NULL);
 	mem_deref(cr);
 	return err;
 }
