@@ -506,6 +506,7 @@ int calls_start(const struct config *cfg, struct store *st, struct bus *bus, str
 	voice_config_default(&vc);
 	vc.sip_addr = cfg->voice_sip_addr;
 	vc.sip_port = (uint16_t)cfg->voice_sip_port;
+	vc.sig_threads = (unsigned)cfg->voice_sig_threads;
 	vc.media_addr = cfg->voice_media_addr;
 	vc.rtp_port_min = (uint16_t)cfg->voice_rtp_port_min;
 	vc.rtp_port_max = (uint16_t)cfg->voice_rtp_port_max;
@@ -543,10 +544,14 @@ int calls_start(const struct config *cfg, struct store *st, struct bus *bus, str
 		calls_stop(c);
 		return r;
 	}
-	char port[8];
+	char port[8], ports[16 * 6 + 1] = "";
 	snprintf(port, sizeof(port), "%u", voice_engine_sip_port(c->engine));
+	/* every signalling stack's port (voice.sig_threads), comma-separated */
+	for (unsigned i = 0, o = 0; i < voice_engine_sig_threads(c->engine) && o < 90; i++)
+		o += (unsigned)snprintf(ports + o, sizeof(ports) - o, "%s%u", i ? "," : "",
+					voice_engine_sip_port_n(c->engine, i));
 	calls_log(LOG_INFO, "voice engine started", "sip_addr", cfg->voice_sip_addr, "sip_port",
-		  port, "run", c->run, NULL);
+		  port, "sip_ports", ports, "run", c->run, NULL);
 	*ret = c;
 	return 0;
 fail_early:

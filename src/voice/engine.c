@@ -1,5 +1,5 @@
 /* engine.c: the engine's public face: settings, thread start and stop, the owner's event
-   queue, and commands turned into messages for the signalling thread. */
+   queue, and commands turned into messages for the signalling stack that owns the call. */
 #include <errno.h>
 #include <poll.h>
 #include <re.h>
@@ -98,6 +98,11 @@ static int check_config(struct voice_engine *e, const struct voice_config *cfg)
 	}
 	if (e->cfg.media_threads > 64 || cfg->media_rt_priority < 0 || cfg->media_rt_priority > 99)
 		return -EINVAL;
+	if (e->cfg.sig_threads == 0)
+		e->cfg.sig_threads = 1;
+	if (e->cfg.sig_threads > SIG_MAX ||
+	    (cfg->sip_port && cfg->sip_port + e->cfg.sig_threads - 1u > 65535u))
+		return -EINVAL;
 	return 0;
 }
 
@@ -126,6 +131,42 @@ static int start_media(struct voice_engine *e)
 	return 0;
 }
 
+/* The stacks start one after the other: each binds its ports (stack 0 also TLS) before the
+   next, so a bind error stops the start. */
+static int start_sig(struct voice_engine *e)
+{
+	e->nsig = e->cfg.sig_threads;
+	e->sig = vx_zalloc(e->nsig * sizeof(*e->sig));
+	for (unsigned i = 0; i < e->nsig; i++) {
+		struct sig_thread *t = &e->sig[i];
+		t->e = e;
+		t->idx = i;
+		sem_init(&t->ready, 0, 0);
+		if (pthread_create(&t->thread, NULL, sig_main, t) != 0)
+			return -EAGAIN;
+		t->started = true;
+		sem_wait_all(&t->ready);
+		if (t->err)
+			return t->err;
+	}
+	return 0;
+}
+
+/* SIG_QUIT to every stack first, so their grace periods for the last BYEs overlap. */
+static void stop_sig(struct voice_engine *e)
+{
+	for (unsigned i = 0; e->sig && i < e->nsig; i++)
+		if (e->sig[i].started && e->sig[i].mq)
+			mqueue_push(e->sig[i].mq, SIG_QUIT, NULL);
+	for (unsigned i = 0; e->sig && i < e->nsig; i++) {
+		struct sig_thread *t = &e->sig[i];
+		if (!t->started)
+			continue;
+		pthread_join(t->thread, NULL);
+		sem_destroy(&t->ready);
+	}
+}
+
 int voice_engine_start(const struct voice_config *cfg, struct voice_engine **ret)
 {
 	pthread_once(&libre_once, libre_setup);
@@ -144,25 +185,17 @@ int voice_engine_start(const struct voice_config *cfg, struct voice_engine **ret
 	e->ev_ring = vx_zalloc(e->ev_cap * sizeof(*e->ev_ring));
 	e->ev_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	atomic_init(&e->next_call, 1);
-	sem_init(&e->sig_ready, 0, 0);
 	route_init(e);
 	if (e->ev_fd < 0) {
 		r = -errno;
 		goto fail;
 	}
+	if ((r = sigx_shared_alloc(e, &e->sxs)) < 0)
+		goto fail;
 	r = start_media(e);
-	if (r < 0 || (r = rec_worker_start(e)) < 0 || (r = tts_worker_start(e)) < 0)
+	if (r < 0 || (r = rec_worker_start(e)) < 0 || (r = tts_worker_start(e)) < 0 ||
+	    (r = start_sig(e)) < 0)
 		goto fail;
-	if (pthread_create(&e->sig_thread, NULL, sig_main, e) != 0) {
-		r = -EAGAIN;
-		goto fail;
-	}
-	e->sig_started = true;
-	sem_wait_all(&e->sig_ready);
-	if (e->sig_err) {
-		r = e->sig_err;
-		goto fail;
-	}
 	*ret = e;
 	return 0;
 fail:
@@ -175,11 +208,7 @@ void voice_engine_stop(struct voice_engine *e)
 	if (!e)
 		return;
 	tts_worker_stop(e);
-	if (e->sig_started) {
-		if (e->sig_mq)
-			mqueue_push(e->sig_mq, SIG_QUIT, NULL);
-		pthread_join(e->sig_thread, NULL);
-	}
+	stop_sig(e);
 	for (unsigned i = 0; e->media && i < e->nmedia; i++) {
 		struct media_thread *t = &e->media[i];
 		if (!t->started)
@@ -191,8 +220,9 @@ void voice_engine_stop(struct voice_engine *e)
 	}
 	rec_worker_stop(e); /* after the media threads: they end the recordings */
 	vx_free(e->media);
+	vx_free(e->sig);
+	sigx_shared_free(e->sxs);
 	route_free(e);
-	sem_destroy(&e->sig_ready);
 	if (e->ev_fd >= 0)
 		close(e->ev_fd);
 	pthread_mutex_destroy(&e->ev_lock);
@@ -203,7 +233,45 @@ void voice_engine_stop(struct voice_engine *e)
 
 uint16_t voice_engine_sip_port(const struct voice_engine *e)
 {
-	return e->sip_port;
+	return voice_engine_sip_port_n(e, 0);
+}
+
+uint16_t voice_engine_sip_port_n(const struct voice_engine *e, unsigned i)
+{
+	return i < e->nsig ? e->sig[i].sip_port : 0;
+}
+
+unsigned voice_engine_sig_threads(const struct voice_engine *e)
+{
+	return e->nsig;
+}
+
+unsigned voice_call_stack(uint64_t call)
+{
+	return (unsigned)(call >> SIG_ID_SHIFT);
+}
+
+uint64_t engine_new_id(struct voice_engine *e, unsigned idx)
+{
+	uint64_t n = atomic_fetch_add(&e->next_call, 1) & ((1ULL << SIG_ID_SHIFT) - 1);
+	return (uint64_t)idx << SIG_ID_SHIFT | n;
+}
+
+bool engine_call_reserve(struct voice_engine *e)
+{
+	if (atomic_fetch_add(&e->calls, 1) < e->cfg.max_calls)
+		return true;
+	atomic_fetch_sub(&e->calls, 1);
+	return false;
+}
+
+int engine_sig_push(struct voice_engine *e, uint64_t call, int type, void *cmd)
+{
+	unsigned idx = voice_call_stack(call);
+	if (idx >= e->nsig || !e->sig[idx].mq)
+		return -ENOENT;
+	int r = mqueue_push(e->sig[idx].mq, type, cmd);
+	return r ? -r : 0;
 }
 
 uint16_t voice_engine_tls_port(const struct voice_engine *e)
@@ -333,15 +401,33 @@ int engine_media_push(struct voice_engine *e, unsigned idx, int type, struct med
 	return route_media_push(e, idx, type, cmd);
 }
 
+/* To the stack that owns c->call (its id says which). */
 static int push(struct voice_engine *e, enum sig_cmd_type type, struct sig_cmd *c)
 {
-	int r = mqueue_push(e->sig_mq, (int)type, c);
-	if (r) {
+	int r = engine_sig_push(e, c->call, (int)type, c);
+	if (r < 0) {
 		voice_audio_unref(c->audio);
 		vx_free(c);
-		return -r;
 	}
-	return 0;
+	return r;
+}
+
+/* The stack a new dial goes to: the one holding a device's binding (its NAT pinhole or TCP
+   connection), else the one with the fewest calls, ties broken round robin. */
+static unsigned dial_stack(struct voice_engine *e, const char *uri)
+{
+	unsigned idx;
+	if (e->nsig == 1)
+		return 0;
+	if (registrar_stack(e, uri, &idx) == 0 && idx < e->nsig)
+		return idx;
+	unsigned start = (unsigned)(atomic_fetch_add(&e->next_dial, 1) % e->nsig), best = start;
+	for (unsigned i = 1; i < e->nsig; i++) {
+		unsigned j = (start + i) % e->nsig;
+		if (atomic_load(&e->sig[j].calls) < atomic_load(&e->sig[best].calls))
+			best = j;
+	}
+	return best;
 }
 
 static struct sig_cmd *cmd_new(uint64_t call)
@@ -375,7 +461,7 @@ int voice_call_dial(struct voice_engine *e, const struct voice_dial *d, uint64_t
 	if (!d || !d->uri ||
 	    (strncmp(d->uri, "sip:", 4) != 0 && strncmp(d->uri, "device:", 7) != 0))
 		return -EINVAL;
-	struct sig_cmd *c = cmd_new(atomic_fetch_add(&e->next_call, 1));
+	struct sig_cmd *c = cmd_new(engine_new_id(e, dial_stack(e, d->uri)));
 	if (strlen(d->uri) >= sizeof(c->uri) ||
 	    (d->from_uri && strlen(d->from_uri) >= sizeof(c->from)) ||
 	    (d->auth_user && strlen(d->auth_user) >= sizeof(c->auth_user)) ||
@@ -394,9 +480,13 @@ int voice_call_dial(struct voice_engine *e, const struct voice_dial *d, uint64_t
 	if (d->auth_pass)
 		snprintf(c->auth_pass, sizeof(c->auth_pass), "%s", d->auth_pass);
 	uint64_t id = c->call;
+	/* counted now, so the next dial sees this one (the stack takes it over, cmd_dial) */
+	atomic_fetch_add(&e->sig[voice_call_stack(id)].calls, 1);
 	int r = push(e, SIG_DIAL, c);
 	if (r == 0)
 		*ret_call = id;
+	else
+		atomic_fetch_sub(&e->sig[voice_call_stack(id)].calls, 1);
 	return r;
 }
 

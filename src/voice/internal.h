@@ -1,5 +1,6 @@
 /* internal.h: what the voice engine's files share; private to src/voice. Threads: the
-   signalling thread (sip.c), the media threads (media.c), and the owner (engine.c API). */
+   signalling threads (sip.c, one SIP stack each), the media threads (media.c), and the owner
+   (engine.c API). */
 #ifndef IRISX_VOICE_INTERNAL_H
 #define IRISX_VOICE_INTERNAL_H
 
@@ -12,6 +13,8 @@
 
 struct mqueue;
 struct sig;
+struct sigx;
+struct sigx_shared;
 struct media;
 
 /* A media thread as the other threads see it: its queue and its counters. */
@@ -27,23 +30,43 @@ struct media_thread {
 	atomic_uint_fast64_t late_5ms, work_max_us;
 };
 
+/* Signalling stacks: at most SIG_MAX; a call id carries its owner's index in the bits from
+   SIG_ID_SHIFT up (below 2^53, so ids stay exact as JSON numbers) and an engine-wide counter
+   below, so stack 0's ids are what one stack always gave and the hash tables, keyed on the
+   low 32 bits, stay spread. */
+enum { SIG_MAX = 16, SIG_ID_SHIFT = 48 };
+
+/* A signalling thread as the other threads see it: its queue, port and load. Each has its
+   own libre loop, sip stack, sipsess socket, dnsc and listeners (sip_port + idx). */
+struct sig_thread {
+	struct voice_engine *e;
+	unsigned idx;
+	pthread_t thread;
+	bool started;
+	struct mqueue *mq; /* set by the thread before it posts ready */
+	sem_t ready;
+	int err;
+	uint16_t sip_port;	    /* bound, set before ready */
+	atomic_uint_fast64_t calls; /* calls this stack holds (voice_call_dial's choice) */
+	struct sigx *sx;	    /* its extras (limiters, counters), set before ready */
+};
+
 struct voice_engine {
 	struct voice_config cfg; /* strings point into the buffers below */
 	char sip_addr[64], media_addr[64], user_agent[64];
-	uint16_t sip_port; /* bound */
 	char tls_cert[512];
-	uint16_t tls_port; /* bound; 0: no TLS listener */
+	uint16_t tls_port; /* bound by stack 0; 0: no TLS listener */
 
-	pthread_t sig_thread;
-	bool sig_started;
-	struct mqueue *sig_mq; /* set by the signalling thread before it posts ready */
-	sem_t sig_ready;
-	int sig_err;
+	struct sig_thread *sig;
+	unsigned nsig;
 
 	struct media_thread *media;
 	unsigned nmedia;
 
-	atomic_uint_fast64_t next_call, calls, sip_too_big, events_dropped;
+	/* calls: held by all stacks together (max_calls is engine-wide); port_cursor: the next
+	   RTP pair slot, shared so the stacks start from different pairs (ports.c) */
+	atomic_uint_fast64_t next_call, calls, sip_too_big, events_dropped, next_dial;
+	atomic_uint port_cursor;
 
 	pthread_mutex_t ev_lock;
 	pthread_cond_t ev_cond;
@@ -51,7 +74,7 @@ struct voice_engine {
 	size_t ev_cap, ev_head, ev_len;
 	int ev_fd; /* eventfd: readable while events are queued */
 
-	struct sigx *sx; /* signalling extras (sigx.h): set by the signalling thread at start */
+	struct sigx_shared *sxs;    /* what the stacks' extras share: users, bindings (sigx.h) */
 	pthread_mutex_t route_lock; /* route.c: call -> media thread, quality snapshots */
 	struct route_tab *routes;
 	struct rec_worker *recw; /* recorder.c */
@@ -125,13 +148,25 @@ uint64_t vx_mono_us(void);
 
 /* engine.c */
 void engine_emit(struct voice_engine *e, const struct voice_event *ev);
+/* A new call (or trunk) id owned by stack idx. */
+uint64_t engine_new_id(struct voice_engine *e, unsigned idx);
+/* Counts a call against max_calls (engine-wide); false at capacity. */
+bool engine_call_reserve(struct voice_engine *e);
+/* Pushes a command to the stack owning call; -ENOENT if no stack could own it. The command
+   is not freed on failure. */
+int engine_sig_push(struct voice_engine *e, uint64_t call, int type, void *cmd);
 /* Trap 2: the size of every thread's libre descriptor table; fd numbers are process-wide. */
 int engine_fd_table_size(void);
 int engine_media_push(struct voice_engine *e, unsigned idx, int type, struct media_cmd *cmd);
 
-/* sigx.c: the signalling extras' settings and counters */
+/* sigx.c: the signalling extras' settings, shared state and counters */
 void sigx_config_default(struct voice_config *cfg);
-void sigx_stats(struct voice_engine *e, struct voice_stats *ret);
+int sigx_shared_alloc(struct voice_engine *e, struct sigx_shared **ret);
+void sigx_shared_free(struct sigx_shared *sh);
+void sigx_stats(struct voice_engine *e, struct voice_stats *ret); /* summed over the stacks */
+/* registrar.c: the stack holding the binding uri dials ("device:user", or an AOR on our realm
+   and ports); -ENOENT if there is none. Any thread. */
+int registrar_stack(struct voice_engine *e, const char *uri, unsigned *ret_idx);
 /* route.c */
 /* Priority inheritance: a SCHED_FIFO media thread waiting on a lock lends its priority to the
    holder, so a preempted signalling or owner thread cannot stall the ticks. */
@@ -170,14 +205,14 @@ void tts_worker_stop(struct voice_engine *e);
 int tts_say(struct voice_engine *e, uint64_t call, const char *text, const char *lang,
 	    unsigned loops);
 
-/* sip.c: the signalling thread's body */
+/* sip.c: a signalling thread's body (arg: its struct sig_thread) */
 void *sig_main(void *arg);
 
 /* media.c: a media thread's body */
 void *media_main(void *arg);
 
-/* rtp port pairs, bound by the signalling thread (ports.c) */
-int ports_bind_pair(const char *addr, uint16_t min, uint16_t max, uint16_t *cursor, int *ret_fd,
+/* rtp port pairs, bound by the signalling threads (ports.c); cursor is shared by them */
+int ports_bind_pair(const char *addr, uint16_t min, uint16_t max, atomic_uint *cursor, int *ret_fd,
 		    int *ret_fd_rtcp, uint16_t *ret_port);
 
 #endif

@@ -1,5 +1,6 @@
 /* ports.c: binds RTP/RTCP socket pairs (even, odd) in the configured range, round robin so a
-   port just freed is not reused at once. */
+   port just freed is not reused at once. The cursor is shared by the signalling stacks: each
+   attempt takes its own starting slot, and the kernel's bind decides a race for a pair. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -39,15 +40,16 @@ static int bind_one(const char *addr, uint16_t port, int *ret_fd)
 	return 0;
 }
 
-int ports_bind_pair(const char *addr, uint16_t min, uint16_t max, uint16_t *cursor, int *ret_fd,
+int ports_bind_pair(const char *addr, uint16_t min, uint16_t max, atomic_uint *cursor, int *ret_fd,
 		    int *ret_fd_rtcp, uint16_t *ret_port)
 {
 	unsigned first = (min + 1u) & ~1u, pairs = max > first ? (max - first + 1u) / 2 : 0;
 	if (pairs == 0)
 		return -EINVAL;
 	int last = -EADDRINUSE;
+	unsigned start = atomic_fetch_add(cursor, 1);
 	for (unsigned i = 0; i < pairs; i++) {
-		unsigned slot = (*cursor + i) % pairs;
+		unsigned slot = (start + i) % pairs;
 		uint16_t port = (uint16_t)(first + 2 * slot);
 		int fd, fd2;
 		int r = bind_one(addr, port, &fd);
@@ -63,7 +65,8 @@ int ports_bind_pair(const char *addr, uint16_t min, uint16_t max, uint16_t *curs
 			last = r;
 			continue;
 		}
-		*cursor = (uint16_t)((slot + 1) % pairs);
+		if (i)
+			atomic_fetch_add(cursor, i); /* skip the pairs found busy */
 		*ret_fd = fd;
 		*ret_fd_rtcp = fd2;
 		*ret_port = port;

@@ -58,7 +58,7 @@ static void emit_device(struct sigx *x, const char *user, const char *contact, u
 }
 
 /* Unlinks the expired bindings of a bucket. */
-static void sweep(struct sigx *x, unsigned b, uint64_t now)
+static void sweep(struct sigx_shared *x, unsigned b, uint64_t now)
 {
 	for (struct sx_binding **p = &x->bindings[b]; *p;) {
 		struct sx_binding *bd = *p;
@@ -72,7 +72,7 @@ static void sweep(struct sigx *x, unsigned b, uint64_t now)
 	}
 }
 
-static void unbind(struct sigx *x, const char *user, const char *contact)
+static void unbind(struct sigx_shared *x, const char *user, const char *contact)
 {
 	for (struct sx_binding **p = &x->bindings[bucket(user)]; *p;) {
 		struct sx_binding *bd = *p;
@@ -86,8 +86,8 @@ static void unbind(struct sigx *x, const char *user, const char *contact)
 	}
 }
 
-static int bind_contact(struct sigx *x, const char *user, const char *contact, uint32_t expires,
-			uint64_t now)
+static int bind_contact(struct sigx_shared *x, unsigned stack, const char *user,
+			const char *contact, uint32_t expires, uint64_t now)
 {
 	unsigned b = bucket(user);
 	struct sx_binding *oldest = NULL;
@@ -97,6 +97,7 @@ static int bind_contact(struct sigx *x, const char *user, const char *contact, u
 			continue;
 		if (strcmp(bd->contact, contact) == 0) {
 			bd->expires_us = now + (uint64_t)expires * 1000000;
+			bd->stack = stack;
 			return 0;
 		}
 		mine++;
@@ -113,13 +114,14 @@ static int bind_contact(struct sigx *x, const char *user, const char *contact, u
 	snprintf(bd->contact, sizeof(bd->contact), "%s", contact);
 	bd->bound_us = now;
 	bd->expires_us = now + (uint64_t)expires * 1000000;
+	bd->stack = stack;
 	bd->next = x->bindings[b];
 	x->bindings[b] = bd;
 	x->nbindings++;
 	return 0;
 }
 
-static const struct sx_binding *newest(struct sigx *x, const char *user, uint64_t now)
+static const struct sx_binding *newest(struct sigx_shared *x, const char *user, uint64_t now)
 {
 	const struct sx_binding *best = NULL;
 	for (const struct sx_binding *bd = x->bindings[bucket(user)]; bd; bd = bd->next)
@@ -129,13 +131,18 @@ static const struct sx_binding *newest(struct sigx *x, const char *user, uint64_
 	return best;
 }
 
-static int contact_of(struct sigx *x, const char *user, char *out, size_t cap)
+/* The newest live contact of user into out (may be NULL) and the stack it came through. */
+static int contact_of(struct sigx_shared *x, const char *user, char *out, size_t cap,
+		      unsigned *ret_stack)
 {
 	int r = -ENOENT;
 	pthread_mutex_lock(&x->lock);
 	const struct sx_binding *bd = newest(x, user, sigx_now_us());
-	if (bd && strlen(bd->contact) < cap) {
-		snprintf(out, cap, "%s", bd->contact);
+	if (bd && (!out || strlen(bd->contact) < cap)) {
+		if (out)
+			snprintf(out, cap, "%s", bd->contact);
+		if (ret_stack)
+			*ret_stack = bd->stack;
 		r = 0;
 	} else if (bd) {
 		r = -E2BIG;
@@ -146,29 +153,55 @@ static int contact_of(struct sigx *x, const char *user, char *out, size_t cap)
 
 int voice_engine_device_contact(struct voice_engine *e, const char *user, char *out, size_t cap)
 {
-	if (!e || !e->sx || !user || !out)
+	if (!e || !e->sxs || !user || !out)
 		return -EINVAL;
-	return contact_of(e->sx, user, out, cap);
+	return contact_of(e->sxs, user, out, cap, NULL);
+}
+
+static bool our_port(const struct voice_engine *e, unsigned port)
+{
+	for (unsigned i = 0; i < e->nsig; i++)
+		if (port == e->sig[i].sip_port)
+			return true;
+	return false;
+}
+
+/* The registered user a dial goes to: "device:user", or sip:user@realm with no port or one
+   of our stacks' ports (a device may have registered through any of them). */
+static int aor_user(const struct voice_engine *e, const char *uri, char user[64])
+{
+	if (strncmp(uri, "device:", 7) == 0) {
+		if (strlen(uri + 7) >= 64)
+			return -ENOENT;
+		snprintf(user, 64, "%s", uri + 7);
+		return 0;
+	}
+	const char *at = strchr(uri + 4, '@');
+	if (!at || (size_t)(at - uri - 4) >= 64)
+		return -ENOENT;
+	memcpy(user, uri + 4, (size_t)(at - uri - 4));
+	user[at - uri - 4] = '\0';
+	const char *host = at + 1, *realm = e->sxs->realm;
+	size_t hl = strcspn(host, ":;?>");
+	if (hl != strlen(realm) || strncmp(host, realm, hl) != 0)
+		return -ENOENT;
+	if (host[hl] == ':' && !our_port(e, (unsigned)atoi(host + hl + 1)))
+		return -ENOENT;
+	return 0;
 }
 
 int registrar_resolve(struct sigx *x, const char *uri, char *out, size_t cap)
 {
-	if (strncmp(uri, "device:", 7) == 0)
-		return contact_of(x, uri + 7, out, cap);
-	/* sip:user@realm[:our port]: an address of record of ours */
-	const char *at = strchr(uri + 4, '@');
-	if (!at || (size_t)(at - uri - 4) >= 64)
-		return -ENOENT;
 	char user[64];
-	memcpy(user, uri + 4, (size_t)(at - uri - 4));
-	user[at - uri - 4] = '\0';
-	const char *host = at + 1;
-	size_t hl = strcspn(host, ":;?>");
-	if (hl != strlen(x->realm) || strncmp(host, x->realm, hl) != 0)
-		return -ENOENT;
-	if (host[hl] == ':' && (unsigned)atoi(host + hl + 1) != x->e->sip_port)
-		return -ENOENT;
-	return contact_of(x, user, out, cap);
+	int r = aor_user(x->e, uri, user);
+	return r < 0 ? r : contact_of(x->sh, user, out, cap, NULL);
+}
+
+int registrar_stack(struct voice_engine *e, const char *uri, unsigned *ret_idx)
+{
+	char user[64];
+	int r = aor_user(e, uri, user);
+	return r < 0 ? r : contact_of(e->sxs, user, NULL, 0, ret_idx);
 }
 
 /* ---- digest ---- */
@@ -176,19 +209,19 @@ int registrar_resolve(struct sigx *x, const char *uri, char *out, size_t cap)
 static void challenge(struct sigx *x, const struct sip_msg *msg, bool stale)
 {
 	char nonce[65], sha[384] = "";
-	voice_nonce_make(x->nonce_key, x->realm, now_s(), nonce);
+	voice_nonce_make(x->sh->nonce_key, x->sh->realm, now_s(), nonce);
 	const char *st = stale ? ", stale=true" : "";
 	/* off by default: libre 1.1.0's client (so baresip 1.0) fails on any non-MD5 challenge */
 	if (x->e->cfg.reg_offer_sha256)
 		snprintf(sha, sizeof(sha),
 			 "WWW-Authenticate: Digest realm=\"%s\", nonce=\"%s\", opaque=\"%s\", "
 			 "algorithm=SHA-256, qop=\"auth\"%s\r\n",
-			 x->realm, nonce, x->opaque, st);
+			 x->sh->realm, nonce, x->sh->opaque, st);
 	(void)sip_treplyf(NULL, NULL, x->sip, msg, false, 401, "Unauthorized",
 			  "WWW-Authenticate: Digest realm=\"%s\", nonce=\"%s\", opaque=\"%s\", "
 			  "algorithm=MD5, qop=\"auth\"%s\r\n%s"
 			  "Server: %s\r\nContent-Length: 0\r\n\r\n",
-			  x->realm, nonce, x->opaque, st, sha, x->e->user_agent);
+			  x->sh->realm, nonce, x->sh->opaque, st, sha, x->e->user_agent);
 }
 
 struct auth_find {
@@ -203,7 +236,7 @@ static bool auth_hdr_h(const struct sip_hdr *hdr, const struct sip_msg *msg, voi
 	int r = voice_digest_parse(hdr->val.p, hdr->val.l, &f->d);
 	if (r == -EINVAL || r == -E2BIG)
 		f->bad = true;
-	if (r < 0 || strcmp(f->d.realm, f->x->realm) != 0)
+	if (r < 0 || strcmp(f->d.realm, f->x->sh->realm) != 0)
 		return false;
 	f->found = true;
 	return true;
@@ -212,10 +245,11 @@ static bool auth_hdr_h(const struct sip_hdr *hdr, const struct sip_msg *msg, voi
 /* The user's HA1, or the engine's dummy one (the same work follows, and never matches). */
 static bool lookup_ha1(struct sigx *x, const char *user, enum voice_digest_alg alg, char out[65])
 {
+	struct sigx_shared *sh = x->sh;
 	bool found = false;
-	pthread_mutex_lock(&x->lock);
-	for (const struct sx_user *u = x->users[bucket(user)]; u; u = u->next) {
-		if (strcmp(u->user, user) != 0 || strcmp(u->realm, x->realm) != 0)
+	pthread_mutex_lock(&sh->lock);
+	for (const struct sx_user *u = sh->users[bucket(user)]; u; u = u->next) {
+		if (strcmp(u->user, user) != 0 || strcmp(u->realm, sh->realm) != 0)
 			continue;
 		const char *h = alg == VOICE_DIGEST_SHA256 ? u->ha1_sha256 : u->ha1_md5;
 		if (*h) {
@@ -224,13 +258,13 @@ static bool lookup_ha1(struct sigx *x, const char *user, enum voice_digest_alg a
 		}
 		break;
 	}
-	pthread_mutex_unlock(&x->lock);
+	pthread_mutex_unlock(&sh->lock);
 	if (!found && x->e->cfg.auth_lookup)
 		found =
-		    x->e->cfg.auth_lookup(x->e->cfg.auth_arg, user, x->realm, (int)alg, out) == 0;
+		    x->e->cfg.auth_lookup(x->e->cfg.auth_arg, user, sh->realm, (int)alg, out) == 0;
 	if (!found)
 		snprintf(out, 65, "%s",
-			 alg == VOICE_DIGEST_SHA256 ? x->dummy_sha256 : x->dummy_md5);
+			 alg == VOICE_DIGEST_SHA256 ? sh->dummy_sha256 : sh->dummy_md5);
 	return found;
 }
 
@@ -245,10 +279,9 @@ static void auth_failed(struct sigx *x, const struct sip_msg *msg, const char *u
 		memcpy(k, &msg->src.u.in6.sin6_addr, 16);
 		kn = 16;
 	}
-	uint64_t now = sigx_now_us();
-	if (voice_limiter_hit(x->fail_ip, k, kn, true, now) == VOICE_LIMIT_TRIPPED)
+	if (sigx_auth_hit(x, x->sh->fail_ip, k, kn, true) == VOICE_LIMIT_TRIPPED)
 		atomic_fetch_add(&x->bans, 1);
-	(void)voice_limiter_hit(x->fail_user, user, strlen(user), true, now);
+	(void)sigx_auth_hit(x, x->sh->fail_user, user, strlen(user), true);
 	atomic_fetch_add(&x->reg_failed, 1);
 	challenge(x, msg, false);
 }
@@ -270,15 +303,15 @@ static enum verdict authenticate(struct sigx *x, const struct sip_msg *msg, cons
 		return AUTH_REPLIED;
 	}
 	struct voice_digest *d = &f.d;
-	int nr = voice_nonce_check(x->nonce_key, x->realm, d->nonce, now_s(),
+	int nr = voice_nonce_check(x->sh->nonce_key, x->sh->realm, d->nonce, now_s(),
 				   x->e->cfg.nonce_ttl_s ? x->e->cfg.nonce_ttl_s : 300);
-	if (nr == -EINVAL || (*d->opaque && strcmp(d->opaque, x->opaque) != 0)) {
+	if (nr == -EINVAL || (*d->opaque && strcmp(d->opaque, x->sh->opaque) != 0)) {
 		auth_failed(x, msg, user);
 		return AUTH_REPLIED;
 	}
 	/* stale depends on the nonce alone, never on the user: expired, or used before */
-	if (nr == -ETIMEDOUT || voice_limiter_hit(x->nonces, d->nonce, strlen(d->nonce), true,
-						  sigx_now_us()) != VOICE_LIMIT_OK) {
+	if (nr == -ETIMEDOUT ||
+	    sigx_auth_hit(x, x->sh->nonces, d->nonce, strlen(d->nonce), true) != VOICE_LIMIT_OK) {
 		atomic_fetch_add(&x->reg_stale, 1);
 		challenge(x, msg, true);
 		return AUTH_REPLIED;
@@ -343,9 +376,9 @@ static void reply_ok(struct sigx *x, const struct sip_msg *msg, const char *user
 	char hdrs[REPLY_MAX];
 	size_t o = 0;
 	uint64_t now = sigx_now_us();
-	pthread_mutex_lock(&x->lock);
-	sweep(x, bucket(user), now);
-	for (const struct sx_binding *bd = x->bindings[bucket(user)]; bd; bd = bd->next) {
+	pthread_mutex_lock(&x->sh->lock);
+	sweep(x->sh, bucket(user), now);
+	for (const struct sx_binding *bd = x->sh->bindings[bucket(user)]; bd; bd = bd->next) {
 		if (strcmp(bd->user, user) != 0 || o + 300 >= sizeof(hdrs))
 			continue;
 		int n =
@@ -354,7 +387,7 @@ static void reply_ok(struct sigx *x, const struct sip_msg *msg, const char *user
 		if (n > 0 && (size_t)n < sizeof(hdrs) - o)
 			o += (size_t)n;
 	}
-	pthread_mutex_unlock(&x->lock);
+	pthread_mutex_unlock(&x->sh->lock);
 	hdrs[o] = '\0';
 	atomic_fetch_add(&x->reg_ok, 1);
 	(void)sip_treplyf(NULL, NULL, x->sip, msg, false, 200, "OK",
@@ -373,13 +406,14 @@ static uint16_t apply(struct sigx *x, const struct sip_msg *msg, const char *use
 		return 400;
 	uint64_t now = sigx_now_us();
 	int r = 0;
-	pthread_mutex_lock(&x->lock);
+	pthread_mutex_lock(&x->sh->lock);
 	if (cl.star)
-		unbind(x, user, NULL);
+		unbind(x->sh, user, NULL);
 	for (size_t i = 0; i < cl.n && r == 0; i++)
-		r = cl.c[i].expires ? bind_contact(x, user, cl.c[i].uri, cl.c[i].expires, now)
-				    : (unbind(x, user, cl.c[i].uri), 0);
-	pthread_mutex_unlock(&x->lock);
+		r = cl.c[i].expires
+			? bind_contact(x->sh, x->idx, user, cl.c[i].uri, cl.c[i].expires, now)
+			: (unbind(x->sh, user, cl.c[i].uri), 0);
+	pthread_mutex_unlock(&x->sh->lock);
 	if (cl.star)
 		emit_device(x, user, "*", 0);
 	for (size_t i = 0; i < cl.n; i++)
@@ -398,8 +432,7 @@ bool registrar_h(const struct sip_msg *msg, void *arg)
 		return true;
 	}
 	/* a user name (known or not) with too many failures is refused for a while */
-	if (voice_limiter_hit(x->fail_user, user, strlen(user), false, sigx_now_us()) ==
-	    VOICE_LIMIT_BANNED) {
+	if (sigx_auth_hit(x, x->sh->fail_user, user, strlen(user), false) == VOICE_LIMIT_BANNED) {
 		atomic_fetch_add(&x->reg_locked, 1);
 		sigx_reply(x, msg, 403, "Forbidden");
 		return true;

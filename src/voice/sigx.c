@@ -59,49 +59,89 @@ static int parse_trusted(struct sigx *x, const char *list)
 	return 0;
 }
 
-static int make_limiters(struct sigx *x, const struct voice_config *c)
+/* The authentication limiters, shared by the stacks. */
+static int make_auth_limiters(struct sigx_shared *sh, const struct voice_config *c)
 {
 	uint64_t ban = (uint64_t)c->ban_s * 1000000;
 	uint64_t fail_win =
 	    (uint64_t)(c->auth_fail_window_s ? c->auth_fail_window_s : 300) * 1000000;
 	uint64_t ttl = (uint64_t)(c->nonce_ttl_s ? c->nonce_ttl_s : 300) * 1000000;
-	int r = voice_limiter_alloc(c->pike_reqs,
-				    (uint64_t)(c->pike_window_ms ? c->pike_window_ms : 2000) * 1000,
-				    ban, PIKE_CAP, &x->pike);
-	if (r == 0)
-		r = voice_limiter_alloc(c->auth_fail_ip_max, fail_win, ban, FAIL_CAP, &x->fail_ip);
+	int r = voice_limiter_alloc(c->auth_fail_ip_max, fail_win, ban, FAIL_CAP, &sh->fail_ip);
 	if (r == 0)
 		r = voice_limiter_alloc(c->auth_fail_user_max, fail_win, ban, FAIL_CAP,
-					&x->fail_user);
+					&sh->fail_user);
 	/* a nonce is good once: the second use within its lifetime trips the limit */
 	if (r == 0)
-		r = voice_limiter_alloc(1, ttl, ttl, NONCE_CAP, &x->nonces);
+		r = voice_limiter_alloc(1, ttl, ttl, NONCE_CAP, &sh->nonces);
 	return r;
 }
 
-int sigx_alloc(struct voice_engine *e, struct sigx **ret)
+int sigx_shared_alloc(struct voice_engine *e, struct sigx_shared **ret)
+{
+	const struct voice_config *c = &e->cfg;
+	struct sigx_shared *sh = vx_zalloc(sizeof(*sh));
+	pthread_mutex_init(&sh->lock, NULL);
+	pthread_mutex_init(&sh->lim_lock, NULL);
+	const char *realm = c->realm ? c->realm : e->sip_addr;
+	int r = -EINVAL;
+	if (!*realm || strlen(realm) >= sizeof(sh->realm) || strchr(realm, '"'))
+		goto fail;
+	snprintf(sh->realm, sizeof(sh->realm), "%s", realm);
+	vx_rand(sh->nonce_key, sizeof(sh->nonce_key));
+	uint8_t b[32];
+	vx_rand(b, 16);
+	hex(b, 16, sh->opaque);
+	vx_rand(b, 32);
+	hex(b, 16, sh->dummy_md5);
+	hex(b, 32, sh->dummy_sha256);
+	if ((r = make_auth_limiters(sh, c)) < 0)
+		goto fail;
+	*ret = sh;
+	return 0;
+fail:
+	sigx_shared_free(sh);
+	return r;
+}
+
+void sigx_shared_free(struct sigx_shared *sh)
+{
+	if (!sh)
+		return;
+	for (size_t i = 0; i < SX_BUCKETS; i++) {
+		for (struct sx_user *u = sh->users[i], *n; u; u = n) {
+			n = u->next;
+			vx_free(u);
+		}
+		for (struct sx_binding *b = sh->bindings[i], *n; b; b = n) {
+			n = b->next;
+			vx_free(b);
+		}
+	}
+	voice_limiter_free(sh->fail_ip);
+	voice_limiter_free(sh->fail_user);
+	voice_limiter_free(sh->nonces);
+	pthread_mutex_destroy(&sh->lock);
+	pthread_mutex_destroy(&sh->lim_lock);
+	vx_free(sh);
+}
+
+int sigx_alloc(struct voice_engine *e, unsigned idx, struct sigx **ret)
 {
 	const struct voice_config *c = &e->cfg;
 	struct sigx *x = vx_zalloc(sizeof(*x));
 	x->e = e;
-	pthread_mutex_init(&x->lock, NULL);
+	x->sh = e->sxs;
+	x->idx = idx;
 	list_init(&x->trunks);
-	const char *realm = c->realm ? c->realm : e->sip_addr;
 	const char *scanner = c->scanner_agents ? c->scanner_agents : VOICE_SCANNER_AGENTS;
 	int r = -EINVAL;
-	if (!*realm || strlen(realm) >= sizeof(x->realm) || strchr(realm, '"') ||
-	    strlen(scanner) >= sizeof(x->scanner) || parse_trusted(x, c->trusted_ips) < 0)
+	if (strlen(scanner) >= sizeof(x->scanner) || parse_trusted(x, c->trusted_ips) < 0)
 		goto fail;
-	snprintf(x->realm, sizeof(x->realm), "%s", realm);
 	snprintf(x->scanner, sizeof(x->scanner), "%s", scanner);
-	vx_rand(x->nonce_key, sizeof(x->nonce_key));
-	uint8_t b[32];
-	vx_rand(b, 16);
-	hex(b, 16, x->opaque);
-	vx_rand(b, 32);
-	hex(b, 16, x->dummy_md5);
-	hex(b, 32, x->dummy_sha256);
-	if ((r = make_limiters(x, c)) < 0)
+	r = voice_limiter_alloc(c->pike_reqs,
+				(uint64_t)(c->pike_window_ms ? c->pike_window_ms : 2000) * 1000,
+				(uint64_t)c->ban_s * 1000000, PIKE_CAP, &x->pike);
+	if (r < 0)
 		goto fail;
 	*ret = x;
 	return 0;
@@ -114,43 +154,46 @@ void sigx_free(struct sigx *x)
 {
 	if (!x)
 		return;
-	for (size_t i = 0; i < SX_BUCKETS; i++) {
-		for (struct sx_user *u = x->users[i], *n; u; u = n) {
-			n = u->next;
-			vx_free(u);
-		}
-		for (struct sx_binding *b = x->bindings[i], *n; b; b = n) {
-			n = b->next;
-			vx_free(b);
-		}
-	}
 	voice_limiter_free(x->pike);
-	voice_limiter_free(x->fail_ip);
-	voice_limiter_free(x->fail_user);
-	voice_limiter_free(x->nonces);
-	pthread_mutex_destroy(&x->lock);
 	vx_free(x);
+}
+
+int sigx_auth_hit(struct sigx *x, struct voice_limiter *l, const void *key, size_t n, bool count)
+{
+	pthread_mutex_lock(&x->sh->lim_lock);
+	int r = voice_limiter_hit(l, key, n, count, sigx_now_us());
+	pthread_mutex_unlock(&x->sh->lim_lock);
+	return r;
+}
+
+static uint64_t ld(atomic_uint_fast64_t *v)
+{
+	return atomic_load(v);
 }
 
 void sigx_stats(struct voice_engine *e, struct voice_stats *ret)
 {
-	struct sigx *x = e->sx;
-	if (!x)
+	for (unsigned i = 0; i < e->nsig; i++) {
+		struct sigx *x = e->sig[i].sx;
+		if (!x)
+			continue;
+		ret->sip_scanner_dropped += ld(&x->scanner_dropped);
+		ret->sip_rate_dropped += ld(&x->rate_dropped);
+		ret->sip_banned_dropped += ld(&x->banned_dropped);
+		ret->sip_bans += ld(&x->bans);
+		ret->sip_too_many_hops += ld(&x->too_many_hops);
+		ret->sip_ruri_too_long += ld(&x->ruri_too_long);
+		ret->reg_ok += ld(&x->reg_ok);
+		ret->reg_challenged += ld(&x->reg_challenged);
+		ret->reg_failed += ld(&x->reg_failed);
+		ret->reg_stale += ld(&x->reg_stale);
+		ret->reg_locked += ld(&x->reg_locked);
+	}
+	if (!e->sxs)
 		return;
-	ret->sip_scanner_dropped = atomic_load(&x->scanner_dropped);
-	ret->sip_rate_dropped = atomic_load(&x->rate_dropped);
-	ret->sip_banned_dropped = atomic_load(&x->banned_dropped);
-	ret->sip_bans = atomic_load(&x->bans);
-	ret->sip_too_many_hops = atomic_load(&x->too_many_hops);
-	ret->sip_ruri_too_long = atomic_load(&x->ruri_too_long);
-	ret->reg_ok = atomic_load(&x->reg_ok);
-	ret->reg_challenged = atomic_load(&x->reg_challenged);
-	ret->reg_failed = atomic_load(&x->reg_failed);
-	ret->reg_stale = atomic_load(&x->reg_stale);
-	ret->reg_locked = atomic_load(&x->reg_locked);
-	pthread_mutex_lock(&x->lock);
-	ret->reg_bindings = x->nbindings;
-	pthread_mutex_unlock(&x->lock);
+	pthread_mutex_lock(&e->sxs->lock);
+	ret->reg_bindings = e->sxs->nbindings;
+	pthread_mutex_unlock(&e->sxs->lock);
 }
 
 /* ---- edge ---- */
@@ -183,7 +226,7 @@ static size_t ip_key(const struct sa *src, uint8_t out[16])
 static bool banned(struct sigx *x, const uint8_t *k, size_t kn, uint64_t now)
 {
 	return voice_limiter_hit(x->pike, k, kn, false, now) == VOICE_LIMIT_BANNED ||
-	       voice_limiter_hit(x->fail_ip, k, kn, false, now) == VOICE_LIMIT_BANNED;
+	       sigx_auth_hit(x, x->sh->fail_ip, k, kn, false) == VOICE_LIMIT_BANNED;
 }
 
 bool sigx_edge_resp_h(const struct sip_msg *msg, void *arg)
@@ -297,7 +340,7 @@ static bool name_ok(const char *s, size_t cap)
 int voice_engine_add_user(struct voice_engine *e, const char *user, const char *realm,
 			  const char *ha1_md5, const char *ha1_sha256)
 {
-	struct sigx *x = e ? e->sx : NULL;
+	struct sigx_shared *x = e ? e->sxs : NULL;
 	if (!x || !name_ok(user, 64) || (realm && !name_ok(realm, 64)) ||
 	    (!ha1_md5 && !ha1_sha256) || !hex_ok(ha1_md5, 32) || !hex_ok(ha1_sha256, 64))
 		return -EINVAL;
@@ -319,7 +362,7 @@ int voice_engine_add_user(struct voice_engine *e, const char *user, const char *
 
 int voice_engine_remove_user(struct voice_engine *e, const char *user, const char *realm)
 {
-	struct sigx *x = e ? e->sx : NULL;
+	struct sigx_shared *x = e ? e->sxs : NULL;
 	if (!x || !user)
 		return -EINVAL;
 	int r = -ENOENT;
@@ -339,21 +382,20 @@ int voice_engine_remove_user(struct voice_engine *e, const char *user, const cha
 
 /* ---- owner API: commands ---- */
 
-static int push_cmd(struct voice_engine *e, int type, void *cmd)
+/* To the stack owning id (a call, or a trunk: trunks have stack 0's ids). */
+static int push_cmd(struct voice_engine *e, uint64_t id, int type, void *cmd)
 {
-	int r = mqueue_push(e->sig_mq, type, cmd);
-	if (r) {
+	int r = engine_sig_push(e, id, type, cmd);
+	if (r < 0)
 		vx_free(cmd);
-		return -r;
-	}
-	return 0;
+	return r;
 }
 
 int voice_call_progress(struct voice_engine *e, uint64_t call)
 {
 	struct sig_cmd *c = vx_zalloc(sizeof(*c));
 	c->call = call;
-	return push_cmd(e, SIGX_PROGRESS, c);
+	return push_cmd(e, call, SIGX_PROGRESS, c);
 }
 
 int voice_call_sdp_hold(struct voice_engine *e, uint64_t call, bool hold)
@@ -361,7 +403,7 @@ int voice_call_sdp_hold(struct voice_engine *e, uint64_t call, bool hold)
 	struct sig_cmd *c = vx_zalloc(sizeof(*c));
 	c->call = call;
 	c->code = hold;
-	return push_cmd(e, SIGX_HOLD, c);
+	return push_cmd(e, call, SIGX_HOLD, c);
 }
 
 int voice_trunk_add(struct voice_engine *e, const struct voice_trunk *t, uint64_t *ret_id)
@@ -375,7 +417,7 @@ int voice_trunk_add(struct voice_engine *e, const struct voice_trunk *t, uint64_
 		vx_free(c);
 		return -EINVAL;
 	}
-	c->id = atomic_fetch_add(&e->next_call, 1);
+	c->id = engine_new_id(e, 0); /* trunks live on stack 0 */
 	snprintf(c->uri, sizeof(c->uri), "%s", t->uri);
 	snprintf(c->user, sizeof(c->user), "%s", t->user ? t->user : "");
 	snprintf(c->password, sizeof(c->password), "%s", t->password ? t->password : "");
@@ -383,7 +425,7 @@ int voice_trunk_add(struct voice_engine *e, const struct voice_trunk *t, uint64_
 	c->ping_ms = t->ping_ms;
 	c->down_after = t->down_after ? t->down_after : 2;
 	uint64_t id = c->id;
-	int r = push_cmd(e, SIGX_TRUNK_ADD, c);
+	int r = push_cmd(e, id, SIGX_TRUNK_ADD, c);
 	if (r == 0)
 		*ret_id = id;
 	return r;
@@ -393,5 +435,5 @@ int voice_trunk_remove(struct voice_engine *e, uint64_t id)
 {
 	struct sigx_trunk_cmd *c = vx_zalloc(sizeof(*c));
 	c->id = id;
-	return push_cmd(e, SIGX_TRUNK_DEL, c);
+	return push_cmd(e, id, SIGX_TRUNK_DEL, c);
 }

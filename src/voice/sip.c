@@ -1,5 +1,7 @@
-/* sip.c: the signalling thread: libre's SIP stack on UDP and TCP, inbound and outbound INVITE
-   sessions with SDP offer/answer, OPTIONS, the message size cap, and the calls' SIP state. */
+/* sip.c: a signalling thread: libre's SIP stack on UDP and TCP, inbound and outbound INVITE
+   sessions with SDP offer/answer, OPTIONS, the message size cap, and the calls' SIP state.
+   There are cfg.sig_threads of them, each with its own stack on sip_port + idx; a call
+   belongs to the one that received or dialled it. */
 #include <errno.h>
 #include <re.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@ enum { SDP_MAX = 2048, QUIT_GRACE_MS = 300 };
 
 struct sig {
 	struct voice_engine *e;
+	struct sig_thread *t; /* this stack, as the other threads see it */
 	struct sip *sip;
 	struct sipsess_sock *sock;
 	struct sip_lsnr *lsnr_cap_req, *lsnr_cap_resp, *lsnr_opt;
@@ -25,7 +28,6 @@ struct sig {
 	struct hash *calls;
 	struct mqueue *mq;
 	struct tmr quit_tmr;
-	uint16_t port_cursor;
 	unsigned ncalls, next_media;
 	bool quitting;
 };
@@ -36,6 +38,7 @@ struct scall {
 	uint64_t id;
 	struct sipsess *sess;
 	bool outbound, answered, established, media_on;
+	bool counted; /* holds one of the engine's max_calls */
 	int fd, fd_rtcp;
 	uint16_t port;
 	unsigned media;
@@ -113,7 +116,9 @@ static void call_free(struct scall *c)
 	}
 	voice_audio_unref(c->pending);
 	s->ncalls--;
-	atomic_fetch_sub(&s->e->calls, 1);
+	atomic_fetch_sub(&s->t->calls, 1);
+	if (c->counted)
+		atomic_fetch_sub(&s->e->calls, 1);
 	vx_free(c);
 }
 
@@ -123,14 +128,15 @@ static struct scall *call_new(struct sig *s, uint64_t id)
 	c->s = s;
 	c->id = id;
 	c->fd = c->fd_rtcp = -1;
-	c->media = s->next_media;
+	c->media = (s->next_media + s->t->idx) % s->e->nmedia; /* stacks start apart */
 	s->next_media = (s->next_media + 1) % s->e->nmedia;
 	vx_rand(&c->sdp_version, sizeof(c->sdp_version));
 	c->sdp_version &= 0x3fffffffffffffffULL;
 	tmr_init(&c->tmr);
 	hash_append(s->calls, (uint32_t)id, &c->he, c);
 	s->ncalls++;
-	atomic_fetch_add(&s->e->calls, 1);
+	atomic_fetch_add(&s->t->calls, 1);
+	c->counted = engine_call_reserve(s->e); /* max_calls is engine-wide, over all stacks */
 	return c;
 }
 
@@ -362,7 +368,7 @@ static uint16_t prepare_inbound(struct scall *c, const struct sip_msg *msg)
 	    remote_sockaddr(&c->remote, &probe) < 0)
 		return 488;
 	if (ports_bind_pair(cfg->media_addr, cfg->rtp_port_min, cfg->rtp_port_max,
-			    &c->s->port_cursor, &c->fd, &c->fd_rtcp, &c->port) < 0)
+			    &c->s->e->port_cursor, &c->fd, &c->fd_rtcp, &c->port) < 0)
 		return 503;
 	return 0;
 }
@@ -370,12 +376,12 @@ static uint16_t prepare_inbound(struct scall *c, const struct sip_msg *msg)
 static void conn_h(const struct sip_msg *msg, void *arg)
 {
 	struct sig *s = arg;
-	if (s->quitting || s->ncalls >= s->e->cfg.max_calls) {
+	if (s->quitting || atomic_load(&s->e->calls) >= s->e->cfg.max_calls) {
 		reply(s, msg, 503, "Service Unavailable");
 		return;
 	}
-	struct scall *c = call_new(s, atomic_fetch_add(&s->e->next_call, 1));
-	uint16_t refuse = prepare_inbound(c, msg);
+	struct scall *c = call_new(s, engine_new_id(s->e, s->t->idx));
+	uint16_t refuse = c->counted ? prepare_inbound(c, msg) : 503;
 	if (refuse) {
 		reply(s, msg, refuse,
 		      refuse == 488 ? "Not Acceptable Here" : "Service Unavailable");
@@ -464,10 +470,11 @@ static void cmd_dial(struct sig *s, struct sig_cmd *cmd)
 {
 	struct voice_config *cfg = &s->e->cfg;
 	struct scall *c = call_new(s, cmd->call);
+	atomic_fetch_sub(&s->t->calls, 1); /* voice_call_dial counted it already */
 	c->outbound = true;
-	if (s->quitting || s->ncalls > cfg->max_calls ||
-	    ports_bind_pair(cfg->media_addr, cfg->rtp_port_min, cfg->rtp_port_max, &s->port_cursor,
-			    &c->fd, &c->fd_rtcp, &c->port) < 0) {
+	if (s->quitting || !c->counted ||
+	    ports_bind_pair(cfg->media_addr, cfg->rtp_port_min, cfg->rtp_port_max,
+			    &s->e->port_cursor, &c->fd, &c->fd_rtcp, &c->port) < 0) {
 		emit_call(c, VOICE_EV_HANGUP, 503, VOICE_END_ERROR);
 		call_free(c);
 		return;
@@ -725,7 +732,9 @@ static int add_transports_once(struct sig *s)
 {
 	struct voice_config *cfg = &s->e->cfg;
 	struct sa laddr;
-	int err = sa_set_str(&laddr, cfg->sip_addr, cfg->sip_port);
+	/* stack idx listens on sip_port + idx (checked to fit at start), or on the kernel's pick */
+	int err = sa_set_str(&laddr, cfg->sip_addr,
+			     cfg->sip_port ? (uint16_t)(cfg->sip_port + s->t->idx) : 0);
 	if (err)
 		return -EINVAL;
 	if (cfg->udp && (err = sip_transp_add(s->sip, SIP_TRANSP_UDP, &laddr)) != 0)
@@ -743,7 +752,7 @@ static int add_transports_once(struct sig *s)
 		if (sip_transp_laddr(s->sip, &bound, SIP_TRANSP_TCP, NULL) == 0)
 			sa_set_port(&laddr, sa_port(&bound));
 	}
-	s->e->sip_port = sa_port(&laddr);
+	s->t->sip_port = sa_port(&laddr);
 	return 0;
 }
 
@@ -765,7 +774,7 @@ static int add_transports(struct sig *s)
 static int add_tls(struct sig *s)
 {
 	const struct voice_config *cfg = &s->e->cfg;
-	if (!cfg->tls_cert)
+	if (!cfg->tls_cert || s->t->idx != 0) /* one TLS listener, on stack 0 */
 		return 0;
 	int err = tls_alloc(&s->tls, TLS_METHOD_SSLV23, cfg->tls_cert, NULL);
 	if (err)
@@ -808,10 +817,10 @@ static int sig_setup(struct sig *s)
 	if ((err = hash_alloc(&s->calls, 1024)) != 0)
 		return -err;
 	tmr_init(&s->quit_tmr);
-	int rx = sigx_alloc(s->e, &s->x);
+	int rx = sigx_alloc(s->e, s->t->idx, &s->x);
 	if (rx < 0)
 		return rx;
-	s->e->sx = s->x;
+	s->t->sx = s->x;
 	dns_setup(s);
 	if ((err = sip_alloc(&s->sip, s->dnsc, 1024, 1024, 1024, s->e->user_agent, NULL, NULL)) !=
 	    0)
@@ -832,14 +841,14 @@ static int sig_setup(struct sig *s)
 		return -err;
 	if ((err = mqueue_alloc(&s->mq, on_cmd, s)) != 0)
 		return -err;
-	s->e->sig_mq = s->mq;
+	s->t->mq = s->mq;
 	return 0;
 }
 
 static void sig_teardown(struct sig *s)
 {
 	tmr_cancel(&s->quit_tmr);
-	s->e->sig_mq = NULL;
+	s->t->mq = NULL;
 	s->mq = mem_deref(s->mq);
 	s->lsnr_opt = mem_deref(s->lsnr_opt);
 	s->lsnr_reg = mem_deref(s->lsnr_reg);
@@ -863,16 +872,17 @@ static void sig_teardown(struct sig *s)
 
 void *sig_main(void *arg)
 {
-	struct voice_engine *e = arg;
+	struct sig_thread *t = arg;
 	struct sig s;
 	memset(&s, 0, sizeof(s));
-	s.e = e;
-	e->sig_err = sig_setup(&s);
-	sem_post(&e->sig_ready);
-	if (e->sig_err == 0)
+	s.e = t->e;
+	s.t = t;
+	t->err = sig_setup(&s);
+	sem_post(&t->ready);
+	if (t->err == 0)
 		re_main(NULL);
 	sig_teardown(&s);
-	e->sx = NULL;
+	t->sx = NULL;
 	sigx_free(s.x);
 	re_thread_close();
 	return NULL;

@@ -38,11 +38,15 @@ static void set_state(struct trunk *t, bool up, int code)
 	emit_trunk(t, up ? VOICE_EV_TRUNK_UP : VOICE_EV_TRUNK_DOWN, code);
 }
 
+/* arg: the REGISTER credentials, "user\0password\0" in a libre mbuf that the sipreg's digest
+   state holds a reference to, because the un-REGISTER sent when the trunk is freed may be
+   challenged after the trunk is gone. (An mbuf, since libre's mem_zalloc is not reachable by
+   name here: core's shadows it, see docs/voice.md "Symbol clash".) */
 static int auth_h(char **user, char **pass, const char *realm, void *arg)
 {
-	struct trunk *t = arg;
-	int err = str_dup(user, t->user);
-	return err ? err : str_dup(pass, t->password);
+	const char *cred = (const char *)((struct mbuf *)arg)->buf;
+	int err = str_dup(user, cred);
+	return err ? err : str_dup(pass, cred + strlen(cred) + 1);
 }
 
 static void reg_resp_h(int err, const struct sip_msg *msg, void *arg)
@@ -111,6 +115,23 @@ static int make_aor(struct trunk *t)
 	return n > 0 && (size_t)n < sizeof(t->aor) ? 0 : -E2BIG;
 }
 
+static int trunk_register(struct trunk *t, unsigned expires)
+{
+	if (make_aor(t) < 0)
+		return EINVAL;
+	struct mbuf *cr = mbuf_alloc(sizeof(t->user) + sizeof(t->password));
+	if (!cr)
+		return ENOMEM;
+	int err = mbuf_write_mem(cr, (const uint8_t *)t->user, strlen(t->user) + 1);
+	err |= mbuf_write_mem(cr, (const uint8_t *)t->password, strlen(t->password) + 1);
+	if (!err)
+		err = sipreg_register(&t->reg, t->x->sip, t->uri, t->aor, NULL, t->aor, expires,
+				      t->user, NULL, 0, 0, auth_h, cr, true, reg_resp_h, t, NULL,
+				      NULL);
+	mem_deref(cr);
+	return err;
+}
+
 void trunk_add(struct sigx *x, struct sigx_trunk_cmd *cmd)
 {
 	struct trunk *t = vx_zalloc(sizeof(*t));
@@ -123,15 +144,8 @@ void trunk_add(struct sigx *x, struct sigx_trunk_cmd *cmd)
 	t->down_after = cmd->down_after;
 	tmr_init(&t->tmr);
 	list_append(&x->trunks, &t->le, t);
-	if (cmd->register_expires) {
-		int err = make_aor(t) < 0
-			      ? EINVAL
-			      : sipreg_register(&t->reg, x->sip, t->uri, t->aor, NULL, t->aor,
-						cmd->register_expires, t->user, NULL, 0, 0, auth_h,
-						t, false, reg_resp_h, t, NULL, NULL);
-		if (err)
-			emit_trunk(t, VOICE_EV_TRUNK_REG, 0);
-	}
+	if (cmd->register_expires && trunk_register(t, cmd->register_expires) != 0)
+		emit_trunk(t, VOICE_EV_TRUNK_REG, 0);
 	if (t->ping_ms)
 		tmr_start(&t->tmr, 0, ping_tmr, t);
 }

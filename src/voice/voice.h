@@ -51,7 +51,12 @@ struct voice_config {
 	/* TLS listener on sip_addr (sip.c): a PEM file with the certificate and its private key;
 	   NULL: no TLS listener */
 	const char *tls_cert;
-	uint16_t tls_port; /* 0: the kernel chooses (voice_engine_tls_port) */
+	uint16_t tls_port; /* 0: the kernel chooses (voice_engine_tls_port); stack 0 only */
+	/* signalling stacks (threads), each with its own SIP stack on sip_port + i (UDP and TCP
+	   as above; with sip_port 0 the kernel chooses each), so the call rate one libre timer
+	   list allows is multiplied; 0 or 1: one, at most 16. Calls belong to the stack that
+	   received them, dials are spread (docs/voice.md "Threads and queues") */
+	unsigned sig_threads;
 };
 
 #define VOICE_SCANNER_AGENTS                                                                       \
@@ -69,6 +74,12 @@ void voice_engine_stop(struct voice_engine *e);
 uint16_t voice_engine_sip_port(const struct voice_engine *e);
 /* The TLS port bound; 0 without a TLS listener. */
 uint16_t voice_engine_tls_port(const struct voice_engine *e);
+/* How many signalling stacks run (cfg.sig_threads, at least 1). */
+unsigned voice_engine_sig_threads(const struct voice_engine *e);
+/* The SIP port stack i bound (0 past the last); i 0 is voice_engine_sip_port. */
+uint16_t voice_engine_sip_port_n(const struct voice_engine *e, unsigned i);
+/* The signalling stack that owns a call (its id carries it). */
+unsigned voice_call_stack(uint64_t call);
 
 enum voice_event_type {
 	VOICE_EV_INCOMING, /* an inbound INVITE was accepted (100 and 180 sent); answer or reject */
@@ -131,9 +142,10 @@ int voice_engine_event_fd(const struct voice_engine *e);
 /* Takes the next event: 1 if one was stored in *ret, 0 after timeout_ms (-1: wait forever). */
 int voice_engine_next_event(struct voice_engine *e, struct voice_event *ret, int timeout_ms);
 
-/* Counters summed over the media threads (relaxed atomics: a snapshot, not a transaction). */
+/* Counters summed over the media threads and the signalling stacks (relaxed atomics: a
+   snapshot, not a transaction). */
 struct voice_stats {
-	uint64_t calls;		   /* calls currently known to the signalling thread */
+	uint64_t calls;		   /* calls the signalling stacks hold now (all of them) */
 	uint64_t media_calls;	   /* calls with media running */
 	uint64_t ticks;		   /* 5 ms media ticks run (each call is served every 4th) */
 	uint64_t tick_late_max_us; /* the latest any tick ran after its due time */
@@ -157,7 +169,8 @@ struct voice_stats {
 
 void voice_engine_stats(struct voice_engine *e, struct voice_stats *ret);
 
-/* ---- calls: asynchronous commands; an unknown or finished call is ignored ---- */
+/* ---- calls: asynchronous commands; an unknown or finished call is ignored (-ENOENT for an
+   id no stack of this engine could own) ---- */
 
 int voice_call_answer(struct voice_engine *e, uint64_t call);
 int voice_call_reject(struct voice_engine *e, uint64_t call, uint16_t code);
@@ -172,7 +185,9 @@ struct voice_dial {
 	const char *auth_user, *auth_pass;
 };
 
-/* Sends an INVITE with an SDP offer; events follow under *ret_call. */
+/* Sends an INVITE with an SDP offer; events follow under *ret_call. With several stacks a
+   registered device is dialled from the stack its REGISTER came through, anything else from
+   the stack holding the fewest calls. */
 int voice_call_dial(struct voice_engine *e, const struct voice_dial *d, uint64_t *ret_call);
 
 struct voice_audio;

@@ -6,6 +6,9 @@
 // bridge and records what it hears: the caller's speech). Then the call records (both legs,
 // attempts, cost from the rate deck), the status callbacks (signed, checked with twilio's
 // validateRequest), the call.* and recording.completed events and the recording download.
+// The engine runs two signalling stacks (voice.sig_threads 2): the caller comes in on the
+// first, the carrier leg goes out from the less loaded second, so the bridge joins legs of
+// two stacks; a call to the second port reaches the same service.
 'use strict';
 
 const { test, before, after } = require('node:test');
@@ -19,7 +22,7 @@ const { Uas, sipp, sippServer } = require('./lib/voice');
 
 const NUM = '+15550001111';
 const SALES = '+15557770001';
-let srv, T, docs, A, B, sipPort, recDir, token;
+let srv, T, docs, A, B, sipPort, sipPorts, recDir, token;
 
 function wavLevel(buf) {
 	const i = buf.indexOf('data');
@@ -79,20 +82,26 @@ before(async () => {
 	// carrier A: the cheapest, refuses with 503; carrier B: the engine's helper answering
 	A = await sippServer({ scenario: 'uas_503.xml', timeout: 60 });
 	B = await new Uas(['--rtp-min', '41000', '--rtp-max', '41099', '--max-calls', '20', '--ivr', 'This is the sales desk.', '--record-dir', recDir, '--record-ms', '2500']).start();
-	sipPort = await h.freePort();
+	// two signalling stacks, their ports chosen by the kernel and named in the start log line;
+	// legs are dialled from either stack, so the IVR's bridge may join legs of both
 	srv = await h.startServer({
 		tag: 'ivr',
 		admin: true,
 		env: {
 			IRISX_VOICE_ENABLED: 'true',
 			IRISX_VOICE_MAX_CALLS: '90',
-			IRISX_VOICE_SIP_PORT: String(sipPort),
+			IRISX_VOICE_SIP_PORT: '0',
+			IRISX_VOICE_SIG_THREADS: '2',
 			IRISX_VOICE_RTP_PORT_MIN: '41200',
 			IRISX_VOICE_RTP_PORT_MAX: '41399',
 			IRISX_OUTBOUND_ALLOW_PRIVATE: 'true',
 			IRISX_WEBHOOKS_RETRY_UNIT_US: '1000',
 		},
 	});
+	const started = /"voice engine started".*/.exec(srv.logs) || /voice engine started.*/.exec(srv.logs);
+	sipPorts = /"sip_ports":"([\d,]+)"/.exec(started[0])[1].split(',').map(Number);
+	assert.equal(sipPorts.length, 2, started[0]);
+	sipPort = sipPorts[0];
 	T = await h.registerTenant(srv, { tag: 'ivr' });
 	const ca = h.expectStatus(await admin('POST', '/v1/admin/carriers', { json: { name: 'cheap', host: '127.0.0.1', port: A.port, priority: 10, ping_ms: 0 } }), 201);
 	const cb = h.expectStatus(await admin('POST', '/v1/admin/carriers', { json: { name: 'second', host: '127.0.0.1', port: B.port, priority: 10 } }), 201);
@@ -212,6 +221,10 @@ test('a number without a tenant is refused (404), nothing is recorded', async ()
 	const r = await sipp({ port: sipPort }, { sn: 'uac', service: '15559990000', timeout: 10 });
 	assert.equal(r.ok, 0);
 	assert.match(r.screen + r.errors, /404/);
+	// the second signalling stack's port reaches the same call service
+	const r2 = await sipp({ port: sipPorts[1] }, { sn: 'uac', service: '15559990000', timeout: 10 });
+	assert.equal(r2.ok, 0);
+	assert.match(r2.screen + r2.errors, /404/);
 });
 
 test('a dialplan rule sends a number to a stored IVR-menu application (no web server)', async () => {

@@ -361,6 +361,8 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->cfg.sip_max_msg = n;
 		else if (!strcmp(k, "--media-threads"))
 			o->cfg.media_threads = (unsigned)n;
+		else if (!strcmp(k, "--sig-threads"))
+			o->cfg.sig_threads = (unsigned)n;
 		else if (!strcmp(k, "--wav"))
 			o->wav = v;
 		else if (!strcmp(k, "--prompt-ms"))
@@ -451,6 +453,11 @@ int main(int argc, char **argv)
 		printf("TRUNK id=%llu\n", (unsigned long long)trunk_id);
 	if (voice_engine_tls_port(e))
 		printf("TLS port=%u\n", voice_engine_tls_port(e));
+	/* every stack's port (stack i is sip_port + i, or the kernel's choice with --port 0) */
+	printf("PORTS");
+	for (unsigned i = 0; i < voice_engine_sig_threads(e); i++)
+		printf(" %u", voice_engine_sip_port_n(e, i));
+	printf("\n");
 	printf("READY port=%u\n", voice_engine_sip_port(e));
 	for (size_t d = 0; d < o.ndials; d++)
 		for (unsigned i = 0; i < o.dial_count; i++)

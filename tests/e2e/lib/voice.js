@@ -57,8 +57,14 @@ class Uas {
 				() => true,
 				() => false
 			);
-			if (ok)
+			if (ok) {
+				// the port bound (args may say --port 0) and every signalling stack's
+				// port (--sig-threads N prints N)
+				this.port = +/^READY port=(\d+)$/m.exec(this.out)[1];
+				const m = /^PORTS ([\d ]+)$/m.exec(this.out);
+				this.ports = m ? m[1].trim().split(' ').map(Number) : [this.port];
 				return this;
+			}
 			await this.kill();
 			if (!/in use/i.test(this.err))
 				break;
@@ -120,7 +126,8 @@ class Uas {
 }
 
 /* Runs SIPp against the helper: opts {scenario (file in tests/e2e/voice) or sn, service, calls,
-   rate, hold (ms), tcp, rtpEcho, extra}. Returns {code, ok, failed, screen, errors, out}. */
+   rate, hold (ms), tcp, rtpEcho, extra, port (default uas.port: one of uas.ports)}. Returns
+   {code, ok, failed, screen, errors, out}. */
 /* Runs SIPp as a client; a port another process took between freePort() and SIPp's bind
    (SIPp exits 254 "Address already in use" before sending anything) is retried with new
    ports. */
@@ -138,7 +145,7 @@ async function sippOnce(uas, o = {}) {
 	const lport = await freePort();
 	const mport = await freePort();
 	const args = [
-		`127.0.0.1:${uas.port}`, '-i', '127.0.0.1', '-p', String(lport), '-mi', '127.0.0.1',
+		`127.0.0.1:${o.port || uas.port}`, '-i', '127.0.0.1', '-p', String(lport), '-mi', '127.0.0.1',
 		'-mp', String(mport), '-m', String(o.calls || 1), '-r', String(o.rate || 1),
 		'-nostdin', '-timeout', String(o.timeout || 30), '-timeout_error', '-trace_screen', '-trace_err',
 		'-s', o.service || 'svc', '-max_recv_loops', '1000',
