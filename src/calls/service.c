@@ -515,6 +515,10 @@ int calls_start(const struct config *cfg, struct store *st, struct bus *bus, str
 	    cfg->voice_trusted_ips && *cfg->voice_trusted_ips ? cfg->voice_trusted_ips : NULL;
 	vc.pike_reqs = (unsigned)cfg->voice_pike_reqs;
 	vc.pike_window_ms = (unsigned)cfg->voice_pike_window_ms;
+	vc.tls_cert = cfg->voice_tls_cert && *cfg->voice_tls_cert ? cfg->voice_tls_cert : NULL;
+	vc.tls_port = (uint16_t)cfg->voice_tls_port;
+	vc.tls_ca = cfg->voice_tls_ca && *cfg->voice_tls_ca ? cfg->voice_tls_ca : NULL;
+	vc.tls_no_verify = !cfg->voice_tls_verify;
 	if ((r = voice_engine_start(&vc, &c->engine)) < 0)
 		goto fail_early;
 	voice_audio_tone(440, 480, -16, 2000, 4000, 6000, &c->hold_music);
@@ -550,8 +554,10 @@ int calls_start(const struct config *cfg, struct store *st, struct bus *bus, str
 	for (unsigned i = 0, o = 0; i < voice_engine_sig_threads(c->engine) && o < 90; i++)
 		o += (unsigned)snprintf(ports + o, sizeof(ports) - o, "%s%u", i ? "," : "",
 					voice_engine_sip_port_n(c->engine, i));
+	char tls[8];
+	snprintf(tls, sizeof(tls), "%u", voice_engine_tls_port(c->engine));
 	calls_log(LOG_INFO, "voice engine started", "sip_addr", cfg->voice_sip_addr, "sip_port",
-		  port, "sip_ports", ports, "run", c->run, NULL);
+		  port, "sip_ports", ports, "tls_port", tls, "run", c->run, NULL);
 	*ret = c;
 	return 0;
 fail_early:

@@ -109,6 +109,16 @@ static const struct ckey keys[] = {
     {"voice.sig_threads", C_INT, S(voice_sig_threads), "1", 1, 16,
      "SIP signalling stacks (threads), stack i on voice.sip_port + i (TLS on the first only); "
      "about 300 new calls/s each"},
+    {"voice.tls_cert", C_STR, S(voice_tls_cert), "", 0, 0,
+     "PEM file with the certificate and private key of the SIP TLS listener on "
+     "voice.sip_addr:voice.tls_port (empty: no TLS listener, and no TLS to carriers)"},
+    {"voice.tls_port", C_INT, S(voice_tls_port), "5061", 0, 65535,
+     "SIP TLS port (with voice.tls_cert; 0: the kernel chooses)"},
+    {"voice.tls_ca", C_STR, S(voice_tls_ca), "", 0, 0,
+     "PEM file of the CAs trusted for TLS to carriers (empty: the system's store)"},
+    {"voice.tls_verify", C_BOOL, S(voice_tls_verify), "true", 0, 0,
+     "Refuse a carrier whose TLS certificate chain does not verify (the host name is not "
+     "checked: see docs/voice.md)"},
     {"voice.media_addr", C_STR, S(voice_media_addr), "127.0.0.1", 0, 0,
      "IP address RTP binds to and SDP announces"},
     {"voice.rtp_port_min", C_INT, S(voice_rtp_port_min), "20000", 1024, 65534,

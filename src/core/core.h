@@ -128,8 +128,11 @@ struct config {
 	bool voice_enabled;		 /* voice.enabled: run the engine and the call service */
 	char *voice_sip_addr;		 /* voice.sip_addr */
 	int voice_sip_port;		 /* voice.sip_port */
-	int voice_sig_threads;		 /* voice.sig_threads: SIP stacks, ports sip_port + i */
-	char *voice_media_addr;		 /* voice.media_addr */
+	char *voice_tls_cert, *voice_tls_ca; /* voice.tls_*: "" none / the system's store */
+	int voice_tls_port;
+	bool voice_tls_verify;
+	int voice_sig_threads;	/* voice.sig_threads: SIP stacks, ports sip_port + i */
+	char *voice_media_addr; /* voice.media_addr */
 	int voice_rtp_port_min, voice_rtp_port_max;
 	int voice_max_calls;	 /* voice.max_calls: engine capacity */
 	char *voice_trusted_ips; /* voice.trusted_ips: exempt from the SIP edge limits */

@@ -81,6 +81,11 @@ static int check_config(struct voice_engine *e, const struct voice_config *cfg)
 			return -EINVAL;
 		e->cfg.tls_cert = e->tls_cert;
 	}
+	if (cfg->tls_ca) {
+		if (copy_str(e->tls_ca, sizeof(e->tls_ca), cfg->tls_ca) < 0)
+			return -EINVAL;
+		e->cfg.tls_ca = e->tls_ca;
+	}
 	if (!cfg->udp && !cfg->tcp)
 		return -EINVAL;
 	if (cfg->max_calls == 0 || cfg->sip_max_msg < 1024 || cfg->rtp_port_max < cfg->rtp_port_min)
@@ -417,8 +422,8 @@ static int push(struct voice_engine *e, enum sig_cmd_type type, struct sig_cmd *
 static unsigned dial_stack(struct voice_engine *e, const char *uri)
 {
 	unsigned idx;
-	if (e->nsig == 1)
-		return 0;
+	if (e->nsig == 1 || strcasestr(uri, ";transport=tls"))
+		return 0; /* the TLS transport is stack 0's */
 	if (registrar_stack(e, uri, &idx) == 0 && idx < e->nsig)
 		return idx;
 	unsigned start = (unsigned)(atomic_fetch_add(&e->next_dial, 1) % e->nsig), best = start;

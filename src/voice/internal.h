@@ -54,7 +54,7 @@ struct sig_thread {
 struct voice_engine {
 	struct voice_config cfg; /* strings point into the buffers below */
 	char sip_addr[64], media_addr[64], user_agent[64];
-	char tls_cert[512];
+	char tls_cert[512], tls_ca[512];
 	uint16_t tls_port; /* bound by stack 0; 0: no TLS listener */
 
 	struct sig_thread *sig;

@@ -3,6 +3,7 @@
    There are cfg.sig_threads of them, each with its own stack on sip_port + idx; a call
    belongs to the one that received or dialled it. */
 #include <errno.h>
+#include <openssl/ssl.h>
 #include <re.h>
 #include <stdio.h>
 #include <string.h>
@@ -770,7 +771,16 @@ static int add_transports(struct sig *s)
 	return r;
 }
 
-/* TLS (cfg.tls_cert): libre's OpenSSL context from the PEM, a listener on its own port. */
+/* OpenSSL's verdict on a certificate chain, for the connections we open; a client
+   presenting a certificate to our listener is not judged (none is asked for). */
+static int verify_server(int ok, X509_STORE_CTX *x)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+	return ssl && SSL_is_server(ssl) ? 1 : ok;
+}
+
+/* TLS (cfg.tls_cert): libre's OpenSSL context from the PEM, a listener on its own port;
+   the same context opens our outbound TLS connections, so it carries the trust store. */
 static int add_tls(struct sig *s)
 {
 	const struct voice_config *cfg = &s->e->cfg;
@@ -779,6 +789,16 @@ static int add_tls(struct sig *s)
 	int err = tls_alloc(&s->tls, TLS_METHOD_SSLV23, cfg->tls_cert, NULL);
 	if (err)
 		return -err;
+	SSL_CTX *ctx = tls_openssl_context(s->tls);
+	if (!ctx)
+		return -EINVAL;
+	if (!cfg->tls_no_verify) {
+		int ok = cfg->tls_ca ? SSL_CTX_load_verify_locations(ctx, cfg->tls_ca, NULL)
+				     : SSL_CTX_set_default_verify_paths(ctx);
+		if (ok != 1)
+			return -EINVAL;
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_server);
+	}
 	struct sa laddr, bound;
 	if (sa_set_str(&laddr, cfg->sip_addr, cfg->tls_port) != 0)
 		return -EINVAL;

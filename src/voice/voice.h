@@ -52,6 +52,13 @@ struct voice_config {
 	   NULL: no TLS listener */
 	const char *tls_cert;
 	uint16_t tls_port; /* 0: the kernel chooses (voice_engine_tls_port); stack 0 only */
+	/* Outbound TLS (needs tls_cert: libre has a TLS transport only with a listener): the
+	   server's certificate chain must verify against tls_ca (a PEM file of trusted CAs;
+	   NULL: the system's store), else the call fails with a transport error (code 0).
+	   tls_no_verify accepts any certificate (labs). The host name is not checked: libre
+	   1.1.0 does not hand out its SIP connections (docs/voice.md). */
+	const char *tls_ca;
+	bool tls_no_verify;
 	/* signalling stacks (threads), each with its own SIP stack on sip_port + i (UDP and TCP
 	   as above; with sip_port 0 the kernel chooses each), so the call rate one libre timer
 	   list allows is multiplied; 0 or 1: one, at most 16. Calls belong to the stack that

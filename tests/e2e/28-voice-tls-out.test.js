@@ -1,8 +1,9 @@
 // 28-voice-tls-out: the engine dialling `sip:...;transport=tls` (libre's TLS client, the
-// context of the engine's own TLS listener): to another engine's TLS listener (answered, media
-// both ways, BYE); to a node TLS server with a certificate for another name, which sees the
-// INVITE in the clear after the handshake (no SNI, the certificate not checked: libre 1.1.0's
-// client does not verify, see docs/voice.md); without a certificate of its own (no TLS
+// context of the engine's own TLS listener, with our trust store): to another engine's TLS
+// listener whose certificate tls_ca trusts (answered, media both ways, BYE); to a node TLS
+// server whose certificate is not trusted (refused in the handshake, no SIP sent), is trusted
+// through tls_ca (accepted although its name is another one: the host name is not checked,
+// see docs/voice.md), or with tls_no_verify; without a certificate of its own (no TLS
 // transport); to a peer that closes during the handshake (a transport error, not a cancel); and
 // plain TCP to a TLS port (libre does not report that reset: the dial's timeout ends it).
 'use strict';
@@ -70,7 +71,7 @@ test('dialling ;transport=tls to another engine: answered, media both ways, our 
 		const port = await tlsPort(b);
 		assert.notEqual(port, b.port);
 		const uri = `sip:svc@127.0.0.1:${port};transport=tls`;
-		await withUas(['--tls-cert', certs.local.both, '--dial', uri, '--hangup-after', '1500'], async (a) => {
+		await withUas(['--tls-cert', certs.local.both, '--tls-ca', certs.local.cert, '--dial', uri, '--hangup-after', '1500'], async (a) => {
 			near = a;
 			await a.waitFor(/^HANGUP /m, 10000);
 		});
@@ -121,17 +122,36 @@ function busyTlsServer(cert) {
 	return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve({ srv, seen, port: srv.address().port })));
 }
 
-test('the server certificate is not verified: one for CN=other.example is accepted, no SNI sent', async () => {
-	const { srv, seen, port } = await busyTlsServer(certs.other);
+/* Dials the busy TLS server with extra voice_uas flags; returns what both sides saw. */
+async function dialBusy(cert, flags) {
+	const { srv, seen, port } = await busyTlsServer(cert);
 	try {
 		let near;
-		await withUas(['--tls-cert', certs.local.both, '--dial', `sip:svc@127.0.0.1:${port};transport=tls`], async (a) => {
+		await withUas(['--tls-cert', certs.local.both, ...flags, '--dial', `sip:svc@127.0.0.1:${port};transport=tls`], async (a) => {
 			near = a;
 			await a.waitFor(/^HANGUP /m, 10000);
 			const deadline = Date.now() + 3000;
-			while (!seen.acks && Date.now() < deadline)
+			while (!seen.acks && seen.invites.length && Date.now() < deadline)
 				await new Promise((r) => setTimeout(r, 20));
 		});
+		return { seen, near };
+	} finally {
+		srv.close();
+	}
+}
+
+test('a server certificate the engine does not trust is refused before any SIP is sent', async () => {
+	// system store (no tls_ca): a self-signed certificate is not trusted
+	for (const flags of [[], ['--tls-ca', certs.local.cert]]) {
+		const { seen, near } = await dialBusy(certs.other, flags);
+		assert.equal(seen.invites.length, 0, `no INVITE crosses an unverified connection (${flags.join(' ')})`);
+		assert.equal(near.lines(/^HANGUP call=\d+ code=0 cause=error/).length, 1, near.out);
+	}
+});
+
+test('a certificate whose CA is in tls_ca is accepted (the host name is not checked); tls_no_verify accepts any', async () => {
+	for (const flags of [['--tls-ca', certs.other.cert], ['--tls-no-verify', '1']]) {
+		const { seen, near } = await dialBusy(certs.other, flags);
 		assert.equal(seen.conns.length, 1, JSON.stringify(seen));
 		assert.equal(seen.conns[0].servername, false, 'libre 1.1.0 sends no SNI');
 		assert.match(seen.conns[0].protocol, /^TLSv1\.[23]$/);
@@ -140,8 +160,6 @@ test('the server certificate is not verified: one for CN=other.example is accept
 		assert.match(seen.invites[0], /\r\nVia: SIP\/2\.0\/TLS /);
 		assert.equal(seen.acks, 1, 'the ACK for the 486 on the same connection');
 		assert.equal(near.lines(/^HANGUP call=\d+ code=486 cause=rejected reason="Busy Here"$/).length, 1, near.out);
-	} finally {
-		srv.close();
 	}
 });
 

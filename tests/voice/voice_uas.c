@@ -292,6 +292,10 @@ static int parse_extra(struct opts *o, const char *k, const char *v, unsigned lo
 		o->cfg.tls_cert = v;
 	else if (!strcmp(k, "--tls-port"))
 		o->cfg.tls_port = (uint16_t)n;
+	else if (!strcmp(k, "--tls-ca"))
+		o->cfg.tls_ca = v;
+	else if (!strcmp(k, "--tls-no-verify"))
+		o->cfg.tls_no_verify = n != 0;
 	else
 		return -EINVAL;
 	return 0;
