@@ -4,7 +4,7 @@ set -euo pipefail
 PKGS=(cmake ninja-build gcc clang libclang-rt-14-dev pkg-config make
       libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3 libpq-dev postgresql
       libargon2-dev libssl-dev libcurl4-openssl-dev libnats-dev nats-server libxml2-dev
-      libre-dev libspandsp-dev libsndfile1-dev sip-tester postfix
+      libre-dev libspandsp-dev libsndfile1-dev sip-tester postfix kannel kannel-extras
       flite1-dev libespeak-ng-dev espeak-ng-data libspeexdsp-dev baresip-core
       nodejs npm curl jq wrk nginx-light iproute2 util-linux)
 missing=()

@@ -1,4 +1,4 @@
-/* smpp.c: the SMPP 3.4 ESME client: one transceiver bind on a thread of its own (poll loop,
+/* smpp.c: the SMPP 3.4 ESME client: one bind on a thread of its own (poll loop,
    non-blocking TCP), submit window, token bucket, enquire_link, rebind with backoff and
    jitter, resend of the unacknowledged window, deliver_sm and receipts. */
 #include <errno.h>
@@ -43,6 +43,7 @@ enum state { ST_IDLE, ST_CONNECTING, ST_BINDING, ST_BOUND, ST_UNBINDING };
 struct smpp_client {
 	char *host, *system_id, *password, *system_type;
 	int port, window, tps, queue_max;
+	uint32_t bind_cmd; /* bind_transceiver, bind_transmitter or bind_receiver */
 	uint64_t enquire_us, enquire_timeout_us, rto_us;
 	int rebind_min_ms, rebind_max_ms;
 	struct smpp_callbacks cb;
@@ -153,7 +154,7 @@ static void send_pdu(struct smpp_client *c, uint32_t cmd, uint32_t status, uint3
 
 static void send_bind(struct smpp_client *c)
 {
-	struct smpp_pdu p = {.command_id = SMPP_BIND_TRANSCEIVER, .interface_version = 0x34};
+	struct smpp_pdu p = {.command_id = c->bind_cmd, .interface_version = 0x34};
 	p.sequence = c->bind_seq = next_seq(c);
 	snprintf(p.system_id, sizeof(p.system_id), "%s", c->system_id);
 	snprintf(p.password, sizeof(p.password), "%s", c->password);
@@ -384,7 +385,11 @@ static int handle_pdu(struct smpp_client *c, const uint8_t *raw, size_t len)
 	}
 	switch (p.command_id) {
 	case SMPP_BIND_TRANSCEIVER_RESP:
-		if (c->st == ST_BINDING && p.sequence == c->bind_seq)
+	case SMPP_BIND_TRANSMITTER_RESP:
+	case SMPP_BIND_RECEIVER_RESP:
+		/* the resp of another bind type is no answer: the bind times out */
+		if (c->st == ST_BINDING && p.sequence == c->bind_seq &&
+		    p.command_id == (c->bind_cmd | 0x80000000u))
 			on_bind_resp(c, &p);
 		break;
 	case SMPP_SUBMIT_SM_RESP:
@@ -666,7 +671,8 @@ int smpp_client_new(const struct smpp_config *cfg, const struct smpp_callbacks *
 	const char *pw = cfg->password ? cfg->password : "";
 	const char *st = cfg->system_type ? cfg->system_type : "";
 	if (!cfg->host || cfg->port <= 0 || cfg->port > 65535 || strlen(sid) > 15 ||
-	    strlen(pw) > 8 || strlen(st) > 12 || cfg->window < 0 || cfg->window > 1000)
+	    strlen(pw) > 8 || strlen(st) > 12 || cfg->window < 0 || cfg->window > 1000 ||
+	    (unsigned)cfg->bind_type > SMPP_RECEIVER)
 		return -EINVAL;
 	struct smpp_client *c = mem_zalloc(sizeof(*c));
 	c->host = mem_strdup(cfg->host);
@@ -674,6 +680,9 @@ int smpp_client_new(const struct smpp_config *cfg, const struct smpp_callbacks *
 	c->password = mem_strdup(pw);
 	c->system_type = mem_strdup(st);
 	c->port = cfg->port;
+	static const uint32_t bind_cmds[] = {SMPP_BIND_TRANSCEIVER, SMPP_BIND_TRANSMITTER,
+					     SMPP_BIND_RECEIVER};
+	c->bind_cmd = bind_cmds[cfg->bind_type];
 	c->window = cfg->window > 0 ? cfg->window : 10;
 	c->tps = cfg->tps > 0 ? cfg->tps : 0;
 	c->queue_max = cfg->queue_max > 0 ? cfg->queue_max : 10000;
@@ -729,6 +738,8 @@ static int copy_addr(char *dst, size_t max, const char *s)
 int smpp_submit(struct smpp_client *c, const struct smpp_submit *s)
 {
 	struct smpp_pdu p = {.command_id = SMPP_SUBMIT_SM, .message_state = -1};
+	if (c->bind_cmd == SMPP_BIND_RECEIVER)
+		return -ENOTSUP; /* a receiver bind cannot submit (SMPP 3.4 section 2.2.1) */
 	if (s->sm_length > SMPP_SM_MAX ||
 	    copy_addr(p.source_addr, sizeof(p.source_addr), s->source_addr) < 0 ||
 	    copy_addr(p.destination_addr, sizeof(p.destination_addr), s->destination_addr) < 0 ||

@@ -1,7 +1,7 @@
 /* smpp.h: SMPP 3.4 ESME client (private to src/messaging): PDU codec with size caps, one
-   transceiver bind per client on a thread of its own, window and throughput limits,
-   enquire_link, automatic rebind with backoff, resend of the unacknowledged window, and
-   delivery-receipt parsing. */
+   bind per client (transceiver, or transmitter / receiver for SMSCs without transceivers)
+   on a thread of its own, window and throughput limits, enquire_link, automatic rebind
+   with backoff, resend of the unacknowledged window, and delivery-receipt parsing. */
 #ifndef IRISX_MESSAGING_SMPP_H
 #define IRISX_MESSAGING_SMPP_H
 
@@ -17,6 +17,10 @@
 
 enum smpp_cmd {
 	SMPP_GENERIC_NACK = 0x80000000,
+	SMPP_BIND_RECEIVER = 0x00000001,
+	SMPP_BIND_RECEIVER_RESP = 0x80000001,
+	SMPP_BIND_TRANSMITTER = 0x00000002,
+	SMPP_BIND_TRANSMITTER_RESP = 0x80000002,
 	SMPP_BIND_TRANSCEIVER = 0x00000009,
 	SMPP_BIND_TRANSCEIVER_RESP = 0x80000009,
 	SMPP_SUBMIT_SM = 0x00000004,
@@ -82,6 +86,14 @@ int smpp_receipt_parse(const char *text, size_t len, struct smpp_receipt *ret);
 /* ---- the client ---- */
 struct smpp_client;
 
+/* How the client binds. An SMSC that takes no bind_transceiver (SMPP 3.3, Kannel's
+   drive_smpp) needs two clients: a transmitter for submits and a receiver for deliver_sm. */
+enum smpp_bind_type {
+	SMPP_TRANSCEIVER = 0, /* submit_sm and deliver_sm on one bind (the default) */
+	SMPP_TRANSMITTER,     /* submit_sm only (a deliver_sm that still comes is handled) */
+	SMPP_RECEIVER,	      /* deliver_sm only: smpp_submit returns -ENOTSUP */
+};
+
 struct smpp_config {
 	const char *host;
 	int port;
@@ -93,6 +105,7 @@ struct smpp_config {
 	int response_timeout_ms; /* a submit_sm without resp by then is resent (default 10000) */
 	int rebind_min_ms, rebind_max_ms; /* backoff between bind attempts (500, 30000) */
 	int queue_max; /* submits waiting for the window (default 10000); more: -EAGAIN */
+	enum smpp_bind_type bind_type;
 };
 
 /* What comes back for a submit (exactly once per accepted smpp_submit call). */
@@ -131,10 +144,11 @@ struct smpp_submit {
 	void *arg; /* handed back in smpp_submit_result */
 };
 
-/* Starts the client thread: it connects, binds as transceiver and keeps the bind up. */
+/* Starts the client thread: it connects, binds (cfg->bind_type) and keeps the bind up. */
 int smpp_client_new(const struct smpp_config *cfg, const struct smpp_callbacks *cb,
 		    struct smpp_client **ret);
-/* Queues a submit (copied). 0, -EAGAIN (queue full), -EINVAL (too long). The result comes
+/* Queues a submit (copied). 0, -EAGAIN (queue full), -EINVAL (too long), -ENOTSUP (a
+   receiver bind). The result comes
    through cb->submitted on the client thread; throttling (0x58, 0x14) is retried inside
    with backoff and never reported; a lost bind resends the unacknowledged window after
    the rebind (the SMSC may then see a message twice). */

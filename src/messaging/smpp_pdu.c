@@ -104,8 +104,12 @@ static int enc_body(const struct smpp_pdu *p, struct buf *b)
 {
 	switch (p->command_id) {
 	case SMPP_BIND_TRANSCEIVER:
+	case SMPP_BIND_TRANSMITTER:
+	case SMPP_BIND_RECEIVER:
 		return enc_bind(p, b);
 	case SMPP_BIND_TRANSCEIVER_RESP:
+	case SMPP_BIND_TRANSMITTER_RESP:
+	case SMPP_BIND_RECEIVER_RESP:
 		return put_cstr(b, p->system_id, sizeof(p->system_id));
 	case SMPP_SUBMIT_SM:
 	case SMPP_DELIVER_SM:
@@ -267,8 +271,12 @@ static int dec_body(struct rd *r, struct smpp_pdu *p)
 	int e;
 	switch (p->command_id) {
 	case SMPP_BIND_TRANSCEIVER:
+	case SMPP_BIND_TRANSMITTER:
+	case SMPP_BIND_RECEIVER:
 		return dec_bind(r, p);
 	case SMPP_BIND_TRANSCEIVER_RESP:
+	case SMPP_BIND_TRANSMITTER_RESP:
+	case SMPP_BIND_RECEIVER_RESP:
 		e = dec_resp_str(r, p, p->system_id, sizeof(p->system_id));
 		return e < 0 ? e : dec_tlvs(r, NULL); /* sc_interface_version */
 	case SMPP_SUBMIT_SM:

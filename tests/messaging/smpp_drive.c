@@ -1,6 +1,7 @@
-/* smpp_drive.c: drives the SMPP client for the e2e tests and bench/smpp.sh: binds to an SMSC,
-   submits N messages ("m<i>"), waits for their results, receipts and MO messages, and prints
-   everything as JSON lines; --fake-smsc runs a minimal C SMSC in-process instead. */
+/* smpp_drive.c: drives the SMPP client for the e2e tests and bench/smpp.sh: binds to an SMSC
+   (one transceiver, or a transmitter + receiver pair with --bind pair), submits N messages
+   ("m<i>"), waits for their results, receipts and MO messages, and prints everything as
+   JSON lines; --fake-smsc runs a minimal C SMSC in-process instead. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,8 +17,8 @@
 #include "messaging/smpp.h"
 
 struct opts {
-	const char *host, *system_id, *password;
-	int port, n, window, tps, receipts, mos, timeout_ms, el_s, rto_ms;
+	const char *host, *system_id, *password, *bind;
+	int port, n, window, tps, receipts, mos, timeout_ms, el_s, rto_ms, hold_ms;
 	bool quiet, fake;
 };
 
@@ -48,8 +49,9 @@ static void on_submitted(const struct smpp_submit_result *r, void *arg)
 		return;
 	char line[256];
 	snprintf(line, sizeof(line),
-		 "{\"event\":\"submitted\",\"i\":%d,\"status\":%u,\"message_id\":\"%s\"}", i,
-		 r->status, r->message_id ? r->message_id : "");
+		 "{\"event\":\"submitted\",\"bind\":\"%s\",\"i\":%d,\"status\":%u,"
+		 "\"message_id\":\"%s\"}",
+		 (const char *)arg, i, r->status, r->message_id ? r->message_id : "");
 	emit(line);
 }
 
@@ -61,13 +63,14 @@ static uint32_t on_delivered(const struct smpp_deliver *d, void *arg)
 		return SMPP_ESME_ROK;
 	char hex[2 * SMPP_SM_MAX + 1], line[1024];
 	hex_encode(p->short_message, p->sm_length, hex);
-	snprintf(
-	    line, sizeof(line),
-	    "{\"event\":\"deliver\",\"receipt\":%s,\"id\":\"%s\",\"stat\":\"%s\",\"err\":\"%s\","
-	    "\"source_addr\":\"%s\",\"destination_addr\":\"%s\",\"esm_class\":%u,"
-	    "\"data_coding\":%u,\"short_message\":\"%s\"}",
-	    d->is_receipt ? "true" : "false", d->receipt.id, d->receipt.stat, d->receipt.err,
-	    p->source_addr, p->destination_addr, p->esm_class, p->data_coding, hex);
+	snprintf(line, sizeof(line),
+		 "{\"event\":\"deliver\",\"bind\":\"%s\",\"seq\":%u,\"receipt\":%s,\"id\":\"%s\","
+		 "\"stat\":\"%s\",\"err\":\"%s\","
+		 "\"source_addr\":\"%s\",\"destination_addr\":\"%s\",\"esm_class\":%u,"
+		 "\"data_coding\":%u,\"short_message\":\"%s\"}",
+		 (const char *)arg, p->sequence, d->is_receipt ? "true" : "false", d->receipt.id,
+		 d->receipt.stat, d->receipt.err, p->source_addr, p->destination_addr, p->esm_class,
+		 p->data_coding, hex);
 	emit(line);
 	return SMPP_ESME_ROK;
 }
@@ -76,9 +79,10 @@ static void on_bound(bool up, const char *why, void *arg)
 {
 	if (up)
 		atomic_fetch_add(&ups, 1);
-	char line[160];
-	snprintf(line, sizeof(line), "{\"event\":\"bound\",\"up\":%s,\"why\":\"%s\"}",
-		 up ? "true" : "false", why);
+	char line[192];
+	snprintf(line, sizeof(line),
+		 "{\"event\":\"bound\",\"bind\":\"%s\",\"up\":%s,\"why\":\"%s\"}",
+		 (const char *)arg, up ? "true" : "false", why);
 	emit(line);
 }
 
@@ -89,14 +93,15 @@ static void fake_reply(struct buf *out, const struct smpp_pdu *p, uint32_t *next
 	struct smpp_pdu r = {.command_id = p->command_id | 0x80000000u, .sequence = p->sequence};
 	if (p->command_id == SMPP_SUBMIT_SM)
 		snprintf(r.message_id, sizeof(r.message_id), "%08x", (*next_id)++);
-	if (p->command_id == SMPP_BIND_TRANSCEIVER || p->command_id == SMPP_SUBMIT_SM ||
+	if (p->command_id == SMPP_BIND_TRANSCEIVER || p->command_id == SMPP_BIND_TRANSMITTER ||
+	    p->command_id == SMPP_BIND_RECEIVER || p->command_id == SMPP_SUBMIT_SM ||
 	    p->command_id == SMPP_ENQUIRE_LINK || p->command_id == SMPP_UNBIND)
 		smpp_pdu_encode(&r, out);
 }
 
-static void *fake_run(void *arg)
+static void *fake_serve(void *arg)
 {
-	int lfd = (int)(intptr_t)arg, fd = accept(lfd, NULL, NULL), one = 1;
+	int fd = (int)(intptr_t)arg, one = 1;
 	uint8_t in[65536];
 	size_t len = 0, plen;
 	uint32_t next_id = 1;
@@ -117,23 +122,42 @@ static void *fake_run(void *arg)
 		}
 		memmove(in, in + off, len - off);
 		len -= off;
-		if (out.len && send(fd, out.p, out.len, MSG_NOSIGNAL) < 0)
-			break;
+		bool failed = out.len && send(fd, out.p, out.len, MSG_NOSIGNAL) < 0;
 		buf_free(&out);
+		if (failed)
+			break;
 	}
 	close(fd);
 	return NULL;
 }
 
-static int fake_start(pthread_t *th)
+static int fake_lfd, fake_conns; /* one connection per bind */
+
+/* Accepts one connection per bind, serves each on a thread, returns when all are closed. */
+static void *fake_run(void *arg)
+{
+	pthread_t th[2];
+	(void)arg;
+	for (int i = 0; i < fake_conns; i++)
+		pthread_create(&th[i], NULL, fake_serve,
+			       (void *)(intptr_t)accept(fake_lfd, NULL, NULL));
+	for (int i = 0; i < fake_conns; i++)
+		pthread_join(th[i], NULL);
+	close(fake_lfd);
+	return NULL;
+}
+
+static int fake_start(pthread_t *th, int conns)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t al = sizeof(a);
 	int lfd = socket(AF_INET, SOCK_STREAM, 0);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 1) < 0 ||
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 2) < 0 ||
 	    getsockname(lfd, (struct sockaddr *)&a, &al) < 0)
 		return -1;
-	pthread_create(th, NULL, fake_run, (void *)(intptr_t)lfd);
+	fake_lfd = lfd;
+	fake_conns = conns;
+	pthread_create(th, NULL, fake_run, NULL);
 	return ntohs(a.sin_port);
 }
 
@@ -144,6 +168,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	*o = (struct opts){.host = "127.0.0.1",
 			   .system_id = "esme1",
 			   .password = "pw",
+			   .bind = "trx",
 			   .n = 10,
 			   .window = 10,
 			   .timeout_ms = 30000,
@@ -182,11 +207,49 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->el_s = atoi(v);
 		else if (!strcmp(a, "--response-timeout-ms"))
 			o->rto_ms = atoi(v);
+		else if (!strcmp(a, "--hold-ms"))
+			o->hold_ms = atoi(v);
+		else if (!strcmp(a, "--bind"))
+			o->bind = v;
 		else
 			return -1;
 		i += used;
 	}
-	return o->n >= 0 && (o->port > 0 || o->fake) ? 0 : -1;
+	bool bind_ok = !strcmp(o->bind, "trx") || !strcmp(o->bind, "tx") ||
+		       !strcmp(o->bind, "rx") || !strcmp(o->bind, "pair");
+	return o->n >= 0 && bind_ok && (o->port > 0 || o->fake) ? 0 : -1;
+}
+
+/* The binds --bind asks for: one client (trx, tx, rx) or a transmitter + receiver pair. */
+static int start_clients(const struct opts *o, struct smpp_client *c[2])
+{
+	bool pair = !strcmp(o->bind, "pair");
+	static const char *const labels[] = {"trx", "tx", "rx"};
+	enum smpp_bind_type types[2] = {SMPP_TRANSMITTER, SMPP_RECEIVER};
+	if (!pair)
+		types[0] = !strcmp(o->bind, "tx")   ? SMPP_TRANSMITTER
+			   : !strcmp(o->bind, "rx") ? SMPP_RECEIVER
+						    : SMPP_TRANSCEIVER;
+	int n = pair ? 2 : 1;
+	for (int i = 0; i < n; i++) {
+		struct smpp_config cfg = {.host = o->host,
+					  .port = o->port,
+					  .system_id = o->system_id,
+					  .password = o->password,
+					  .window = o->window,
+					  .tps = o->tps,
+					  .enquire_link_s = o->el_s,
+					  .response_timeout_ms = o->rto_ms,
+					  .rebind_min_ms = 100,
+					  .rebind_max_ms = 2000,
+					  .queue_max = o->n + 1,
+					  .bind_type = types[i]};
+		struct smpp_callbacks cb = {on_submitted, on_delivered, on_bound,
+					    (void *)labels[types[i]]};
+		if (smpp_client_new(&cfg, &cb, &c[i]) < 0)
+			return -1;
+	}
+	return n;
 }
 
 int main(int argc, char **argv)
@@ -194,34 +257,22 @@ int main(int argc, char **argv)
 	struct opts o;
 	pthread_t fake_th;
 	if (parse(argc, argv, &o) < 0) {
-		fprintf(stderr,
-			"usage: smpp_drive --port P [--n N] [--window W] [--tps T] "
-			"[--receipts R] [--mos M] [--timeout-ms T] [--enquire-link-s S] "
-			"[--response-timeout-ms T] [--system-id S] [--password P] [--quiet] "
-			"[--fake-smsc]\n");
+		fprintf(stderr, "usage: smpp_drive --port P [--n N] [--window W] [--tps T] "
+				"[--receipts R] [--mos M] [--timeout-ms T] [--enquire-link-s S] "
+				"[--response-timeout-ms T] [--system-id S] [--password P] "
+				"[--bind trx|tx|rx|pair] [--hold-ms H] [--quiet] [--fake-smsc]\n");
 		return 2;
 	}
 	quiet = o.quiet;
-	if (o.fake && (o.port = fake_start(&fake_th)) < 0)
+	int nc = !strcmp(o.bind, "pair") ? 2 : 1;
+	if (o.fake && (o.port = fake_start(&fake_th, nc)) < 0)
 		return 1;
 	ok_count = mem_zalloc(((size_t)o.n + 1) * sizeof(*ok_count));
-	struct smpp_config cfg = {.host = o.host,
-				  .port = o.port,
-				  .system_id = o.system_id,
-				  .password = o.password,
-				  .window = o.window,
-				  .tps = o.tps,
-				  .enquire_link_s = o.el_s,
-				  .response_timeout_ms = o.rto_ms,
-				  .rebind_min_ms = 100,
-				  .rebind_max_ms = 2000,
-				  .queue_max = o.n + 1};
-	struct smpp_callbacks cb = {on_submitted, on_delivered, on_bound, NULL};
-	struct smpp_client *c;
-	if (smpp_client_new(&cfg, &cb, &c) < 0)
+	struct smpp_client *c[2] = {NULL, NULL};
+	if (start_clients(&o, c) < 0)
 		return 1;
 	uint64_t deadline = time_mono_us() + (uint64_t)o.timeout_ms * 1000;
-	while (!atomic_load(&ups) && time_mono_us() < deadline)
+	while (atomic_load(&ups) < nc && time_mono_us() < deadline)
 		usleep(1000);
 	first_us = time_mono_us();
 	for (int i = 0; i < o.n; i++) {
@@ -237,16 +288,28 @@ int main(int argc, char **argv)
 					.short_message = (uint8_t *)text,
 					.sm_length = (size_t)len,
 					.arg = (void *)(intptr_t)i};
-		if (smpp_submit(c, &s) < 0)
+		if (smpp_submit(c[0], &s) < 0)
 			return 1;
 	}
 	while (time_mono_us() < deadline &&
 	       (atomic_load(&results) < o.n || atomic_load(&receipts) < o.receipts ||
 		atomic_load(&mos) < o.mos))
 		usleep(1000);
-	struct smpp_stats st;
-	smpp_client_stats(c, &st);
-	smpp_client_free(c);
+	if (o.hold_ms > 0) /* idle and bound: enquire_link time */
+		usleep((useconds_t)o.hold_ms * 1000);
+	struct smpp_stats st = {0};
+	for (int i = 0; i < nc; i++) {
+		struct smpp_stats one;
+		smpp_client_stats(c[i], &one);
+		st.submitted += one.submitted, st.resp_ok += one.resp_ok;
+		st.resp_error += one.resp_error, st.throttled += one.throttled;
+		st.resent += one.resent, st.rebinds += one.rebinds;
+		st.delivered += one.delivered, st.generic_nacks += one.generic_nacks;
+	}
+	/* the transmitter first: an SMSC that ends the session with it (drive_smpp) then closes
+	   the receiver */
+	for (int i = 0; i < nc; i++)
+		smpp_client_free(c[i]);
 	uint64_t span = atomic_load(&last_us) > first_us ? atomic_load(&last_us) - first_us : 1;
 	char line[512];
 	snprintf(line, sizeof(line),

@@ -1,6 +1,7 @@
 /* test_smpp.c: unit tests for the SMPP 3.4 client: PDU codec (round trips, hex vectors,
-   malformed input), receipt text, and the client against a fake SMSC thread on 127.0.0.1
-   that throttles, drops the bind, ignores enquire_link, sends garbage and early receipts. */
+   PDUs captured from Kannel's drive_smpp, malformed input), receipt text, and the client
+   against a fake SMSC thread on 127.0.0.1 that throttles, drops the bind, ignores
+   enquire_link, sends garbage and early receipts, and takes transmitter / receiver binds. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -60,6 +61,40 @@ static void sleep_ms(int ms)
 	"61743a44454c49565244206572723a30303020746578743a001e000761626331323300042700010214"       \
 	"0300020102"
 #define HEX_NACK "00000010800000000000000300000007"
+/* sent by Kannel 1.4.5's test/drive_smpp (captured on the wire): a bind_transmitter_resp and a
+   submit_sm_resp with an empty C-Octet String (no system_id, no message_id), and an MO
+   deliver_sm with sequence number 0, esm_class 0 and a receipted_message_id TLV */
+#define HEX_KANNEL_BIND_TX_RESP "0000001180000002000000000000000100"
+#define HEX_KANNEL_SUBMIT_RESP "0000001180000004000000000000000200"
+#define HEX_KANNEL_DELIVER                                                                         \
+	"00000041000000050000000000000000000000343536000000313233000000000000000000000131001e00"   \
+	"157265636569707465645f6d6573736167655f696400"
+
+static void test_kannel_vectors(void)
+{
+	uint8_t raw[128];
+	struct smpp_pdu p;
+	size_t n = unhex(HEX_KANNEL_BIND_TX_RESP, raw);
+	CHECK_EQ_INT(smpp_pdu_decode(raw, n, &p), 0);
+	CHECK_EQ_INT(p.command_id, SMPP_BIND_TRANSMITTER_RESP);
+	CHECK_EQ_INT(p.command_status, 0);
+	CHECK_STR(p.system_id, "");
+	n = unhex(HEX_KANNEL_SUBMIT_RESP, raw);
+	CHECK_EQ_INT(smpp_pdu_decode(raw, n, &p), 0);
+	CHECK_EQ_INT(p.command_id, SMPP_SUBMIT_SM_RESP);
+	CHECK_EQ_INT(p.sequence, 2);
+	CHECK_STR(p.message_id, "");
+	n = unhex(HEX_KANNEL_DELIVER, raw);
+	CHECK_EQ_INT(smpp_pdu_decode(raw, n, &p), 0);
+	CHECK_EQ_INT(p.command_id, SMPP_DELIVER_SM);
+	CHECK_EQ_INT(p.sequence, 0);
+	CHECK_STR(p.source_addr, "456");
+	CHECK_STR(p.destination_addr, "123");
+	CHECK_EQ_INT(p.esm_class, 0);
+	CHECK_EQ_INT(p.sm_length, 1);
+	CHECK_EQ_INT(p.short_message[0], '1');
+	CHECK_STR(p.receipted_message_id, "receipted_message_id");
+}
 
 static void test_vectors(void)
 {
@@ -166,6 +201,20 @@ static void test_roundtrips(void)
 				 .system_id = "SMSC",
 				 .message_state = -1};
 	roundtrip(&bresp);
+	static const uint32_t binds[] = {SMPP_BIND_TRANSMITTER, SMPP_BIND_RECEIVER};
+	for (int i = 0; i < 2; i++) {
+		bind.command_id = binds[i];
+		roundtrip(&bind);
+		bresp.command_id = binds[i] | 0x80000000u;
+		roundtrip(&bresp);
+	}
+	char hex[128];
+	bind.command_id = SMPP_BIND_RECEIVER;
+	snprintf(bind.system_id, sizeof(bind.system_id), "esme1");
+	snprintf(bind.password, sizeof(bind.password), "pw");
+	bind.system_type[0] = 0;
+	encode_hex(&bind, hex, sizeof(hex));
+	CHECK_STR(hex, "0000001e00000001000000000000000165736d6531007077000034000000");
 	struct smpp_pdu sresp = {.command_id = SMPP_SUBMIT_SM_RESP,
 				 .sequence = 9,
 				 .message_id = "0123456789abcdef",
@@ -335,8 +384,10 @@ struct fake {
 	bool receipt_first;	  /* a receipt before each submit_sm_resp */
 	bool mo;		  /* an MO deliver_sm after the bind */
 	bool hold;		  /* never answer submits */
+	uint32_t bind_resp_cmd;	  /* answer binds with this command (0: the matching resp) */
 	/* what happened */
 	atomic_int conns, binds, submits, enquires, unbinds, deliver_resps, nacks;
+	atomic_uint bind_cmd; /* the last bind's command_id */
 	atomic_int seen[NMSG];
 	atomic_uint nack_seq[4], nack_status[4];
 	atomic_uint mo_resp_status;
@@ -381,7 +432,12 @@ static bool fake_pdu(struct fake *f, int fd, const struct smpp_pdu *p, int conn)
 	struct smpp_pdu r = {.command_id = p->command_id | 0x80000000u, .sequence = p->sequence};
 	switch (p->command_id) {
 	case SMPP_BIND_TRANSCEIVER:
+	case SMPP_BIND_TRANSMITTER:
+	case SMPP_BIND_RECEIVER:
 		atomic_fetch_add(&f->binds, 1);
+		atomic_store(&f->bind_cmd, p->command_id);
+		if (f->bind_resp_cmd)
+			r.command_id = f->bind_resp_cmd;
 		if (strcmp(p->system_id, "esme1") != 0 || strcmp(p->password, "pw") != 0)
 			r.command_status = 0x0E; /* ESME_RINVPASWD */
 		snprintf(r.system_id, sizeof(r.system_id), "FAKE");
@@ -563,7 +619,8 @@ static void on_bound(bool up, const char *why, void *arg)
 	atomic_fetch_add(up ? &s->ups : &s->downs, 1);
 }
 
-static struct smpp_client *client(struct fake *f, struct seen *s, int window, int el_s)
+static struct smpp_client *client_of(struct fake *f, struct seen *s, int window, int el_s,
+				     enum smpp_bind_type type)
 {
 	memset(s, 0, sizeof(*s));
 	pthread_mutex_init(&s->lock, NULL);
@@ -575,11 +632,17 @@ static struct smpp_client *client(struct fake *f, struct seen *s, int window, in
 				  .enquire_link_s = el_s,
 				  .response_timeout_ms = 300,
 				  .rebind_min_ms = 20,
-				  .rebind_max_ms = 200};
+				  .rebind_max_ms = 200,
+				  .bind_type = type};
 	struct smpp_callbacks cb = {on_submitted, on_delivered, on_bound, s};
 	struct smpp_client *c = NULL;
 	CHECK_EQ_INT(smpp_client_new(&cfg, &cb, &c), 0);
 	return c;
+}
+
+static struct smpp_client *client(struct fake *f, struct seen *s, int window, int el_s)
+{
+	return client_of(f, s, window, el_s, SMPP_TRANSCEIVER);
 }
 
 static void submit_n(struct smpp_client *c, int n)
@@ -813,9 +876,66 @@ static void test_client_bad_password_and_limits(void)
 	fake_stop(&f);
 }
 
+static bool wait_bound(struct smpp_client *c, int ms)
+{
+	for (int t = 0; t < ms && !smpp_client_bound(c); t += 5)
+		sleep_ms(5);
+	return smpp_client_bound(c);
+}
+
+/* SMSCs without bind_transceiver (Kannel's drive_smpp): a transmitter submits, a receiver
+   gets deliver_sm and refuses submits, and only the resp of the bind sent counts. */
+static void test_client_bind_types(void)
+{
+	struct fake f = {0};
+	struct seen s;
+	fake_start(&f);
+	struct smpp_client *c = client_of(&f, &s, 10, 30, SMPP_TRANSMITTER);
+	CHECK(wait_bound(c, 2000));
+	CHECK_EQ_INT(atomic_load(&f.bind_cmd), SMPP_BIND_TRANSMITTER);
+	submit_n(c, 3);
+	CHECK(wait_results(&s, 3, 5000));
+	check_all_ok(&s, 3);
+	smpp_client_free(c);
+	CHECK_EQ_INT(atomic_load(&f.unbinds), 1);
+	fake_stop(&f);
+
+	struct fake g = {.mo = true};
+	fake_start(&g);
+	c = client_of(&g, &s, 10, 30, SMPP_RECEIVER);
+	CHECK(wait_bound(c, 2000));
+	CHECK_EQ_INT(atomic_load(&g.bind_cmd), SMPP_BIND_RECEIVER);
+	for (int t = 0; t < 2000 && atomic_load(&s.mos) < 1; t += 5)
+		sleep_ms(5);
+	CHECK_EQ_INT(atomic_load(&s.mos), 1);
+	struct smpp_submit sub = {
+	    .destination_addr = "1", .short_message = (uint8_t *)"x", .sm_length = 1};
+	CHECK_EQ_INT(smpp_submit(c, &sub), -ENOTSUP);
+	smpp_client_free(c);
+	CHECK_EQ_INT(atomic_load(&s.results), 0); /* the refused submit never calls back */
+	CHECK_EQ_INT(atomic_load(&g.submits), 0);
+	fake_stop(&g);
+
+	/* a bind_transceiver_resp to a bind_transmitter: not bound, tried again */
+	struct fake h = {.bind_resp_cmd = SMPP_BIND_TRANSCEIVER_RESP};
+	fake_start(&h);
+	c = client_of(&h, &s, 10, 30, SMPP_TRANSMITTER);
+	for (int t = 0; t < 3000 && atomic_load(&h.binds) < 2; t += 5)
+		sleep_ms(5);
+	CHECK(atomic_load(&h.binds) >= 2);
+	CHECK(!smpp_client_bound(c));
+	CHECK_EQ_INT(atomic_load(&s.ups), 0);
+	smpp_client_free(c);
+	fake_stop(&h);
+
+	struct smpp_config bad = {.host = "127.0.0.1", .port = 1, .bind_type = 3};
+	CHECK_EQ_INT(smpp_client_new(&bad, NULL, &c), -EINVAL);
+}
+
 int main(void)
 {
 	test_vectors();
+	test_kannel_vectors();
 	test_roundtrips();
 	test_malformed();
 	test_need();
@@ -828,5 +948,6 @@ int main(void)
 	test_client_receipt_first();
 	test_client_free_pending();
 	test_client_bad_password_and_limits();
+	test_client_bind_types();
 	return test_done("smpp");
 }
