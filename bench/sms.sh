@@ -102,13 +102,16 @@ drain() {
 	fig "${name}_left_open" "$(sqlite3 "$db" "SELECT COUNT(*) FROM messages WHERE status IN ('queued','sending')")" messages
 }
 
-phase sms_all api,worker,media
-drain sms_all
-stop "$API_PID"
-
+# each phase on a fresh database, after a sync so the previous one's writeback is not billed
+sync
 phase sms_api api
 # the API node keeps serving; a worker node on the same database takes the backlog
 start_us=$(($(date +%s%N) / 1000))
 serve worker "$DIR" "$(free_port)"; WORKER_PID=$SPID
 drain sms_split "$start_us"
 stop "$WORKER_PID"; stop "$API_PID"
+
+sync
+phase sms_all api,worker,media
+drain sms_all
+stop "$API_PID"
