@@ -1,6 +1,6 @@
 // 20-voice-sipp: the voice engine (tests/voice/voice_uas) against SIPp on 127.0.0.1: inbound
 // answer and hangup both ways, RFC 4733 digits from SIPp's captures, CANCEL, TCP, OPTIONS, the
-// size cap and RTP from strangers.
+// size cap, RTP from strangers, and re-INVITEs for hold, resume and a codec change.
 'use strict';
 
 const test = require('node:test');
@@ -83,6 +83,17 @@ test('calls over TCP', async () => {
 	});
 	assert.equal(uasRef.lines(/^INCOMING .*transport=tcp/).length, 2, uasRef.out);
 	assert.equal(uasRef.lines(/^HANGUP .*cause=remote$/).length, 2);
+});
+
+test('re-INVITE: hold (sendonly answered recvonly), then PCMA only (answered PCMA, sendrecv)', async () => {
+	await withUas([], async (uas) => {
+		// uac_reinvite checks each 200's SDP with check_it: a wrong answer fails the call
+		const r = await sipp(uas, { scenario: 'uac_reinvite.xml', calls: 1, rtpEcho: true });
+		assert.equal(r.ok, 1, r.describe());
+		assert.equal(r.failed, 0, r.describe());
+		await uas.waitFor(/^HANGUP .*cause=remote/m);
+		assert.equal(uas.lines(/^ANSWERED /).length, 1, uas.out);
+	});
 });
 
 test('a busy callee: 486 reaches the caller', async () => {
