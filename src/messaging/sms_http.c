@@ -391,91 +391,31 @@ static int result(const char *kind, const char *id, const char *status, const ch
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Form-decodes s[0..n) (+ is a space); malloc'd, or NULL on a bad escape or a NUL. */
-static char *form_decode(const char *s, size_t n)
-{
-	char *out = mem_alloc(n + 1);
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (c == '+') {
-			c = ' ';
-		} else if (c == '%') {
-			int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-			int lo = hi >= 0 ? hexval(s[i + 2]) : -1;
-			if (lo < 0) {
-				mem_free(out);
-				return NULL;
-			}
-			c = (char)(hi << 4 | lo);
-			i += 2;
-		}
-		if (c == '\0') {
-			mem_free(out);
-			return NULL;
-		}
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	return out;
-}
-
 enum { F_SID, F_SMSSID, F_MSTATUS, F_SSTATUS, F_ERROR, F_FROM, F_TO, F_BODY, F_N };
 static const char *const form_keys[F_N] = {
     "MessageSid", "SmsSid", "MessageStatus", "SmsStatus", "ErrorCode", "From", "To", "Body"};
 
-/* Fills v with the fields of the form body that we read (the first of each counts). */
-static int form_fields(const char *body, size_t len, char *v[F_N])
+/* The first value of key in a form_parse object (a repeated key is an array), or NULL. */
+static const char *form_first(const json_t *form, const char *key)
 {
-	for (size_t i = 0; i < len;) {
-		const char *amp = memchr(body + i, '&', len - i);
-		size_t end = amp ? (size_t)(amp - body) : len;
-		const char *eq = memchr(body + i, '=', end - i);
-		size_t kend = eq ? (size_t)(eq - body) : end;
-		char *k = form_decode(body + i, kend - i);
-		char *val = eq ? form_decode(eq + 1, end - kend - 1) : mem_strdup("");
-		if (!k || !val) {
-			mem_free(k);
-			mem_free(val);
-			return -EINVAL;
-		}
-		for (int f = 0; f < F_N; f++) {
-			if (!v[f] && strcmp(k, form_keys[f]) == 0) {
-				v[f] = val;
-				val = NULL;
-				break;
-			}
-		}
-		mem_free(k);
-		mem_free(val);
-		i = end + 1;
-	}
-	return 0;
+	const json_t *v = json_object_get(form, key);
+	return json_string_value(json_is_array(v) ? json_array_get(v, 0) : v);
 }
 
 /* Twilio: a status callback carries MessageStatus; an inbound message SmsStatus=received
    and a Body. */
 static int parse_twilio(const char *body, size_t len, json_t **ret)
 {
-	char *v[F_N] = {0};
-	int r = form_fields(body, len, v);
-	if (r < 0)
-		goto out;
+	json_t *form;
+	if (form_parse(body, len, &form) < 0)
+		return -EINVAL;
+	const char *v[F_N];
+	for (int f = 0; f < F_N; f++)
+		v[f] = form_first(form, form_keys[f]);
+	int r = -EINVAL;
 	const char *id = v[F_SID] && *v[F_SID] ? v[F_SID] : v[F_SMSSID];
 	const char *status = v[F_MSTATUS] && *v[F_MSTATUS] ? v[F_MSTATUS] : v[F_SSTATUS];
 	bool inbound = status ? strcmp(status, "received") == 0 : v[F_BODY] != NULL;
-	r = -EINVAL;
 	if (!id || !*id)
 		goto out;
 	if (inbound && (!v[F_FROM] || !*v[F_FROM] || !v[F_TO] || !*v[F_TO]))
@@ -485,8 +425,7 @@ static int parse_twilio(const char *body, size_t len, json_t **ret)
 	r = result(inbound ? "inbound" : "receipt", id, inbound ? "received" : status, v[F_ERROR],
 		   v[F_FROM], v[F_TO], inbound ? (v[F_BODY] ? v[F_BODY] : "") : v[F_BODY], ret);
 out:
-	for (int f = 0; f < F_N; f++)
-		mem_free(v[f]);
+	json_decref(form);
 	return r;
 }
 
