@@ -108,6 +108,7 @@ int h_messages_create(struct http_req *req)
 				     .to = json_str(req->json, "to"),
 				     .body = json_str(req->json, "body"),
 				     .status_callback = json_str(req->json, "status_callback"),
+				     .prices = req->app->prices,
 				     .allow_private = req->app->cfg->outbound_allow_private};
 	int64_t vp = json_int(req->json, "validity_period", 0);
 	if (vp < 0 || vp > 14400)

@@ -30,11 +30,23 @@ struct messaging_refusal {
 	const char *code, *message, *field;
 };
 
+/* The rate decks in memory (price_cache.c), for the price at acceptance: shared by the
+   API's threads, checked against the routing generation of each message's transaction. */
+struct price_cache;
+struct price_cache *price_cache_new(struct store *st);
+void price_cache_free(struct price_cache *pc);
+/* *ret: the cheapest rate (per segment or message) of tenant_id's candidate providers for
+   channel ("sms" | "email") to dest, -1 if none is priced; from the copy when it is as new
+   as gen (store_sms_facts' routing_gen), else read again first. */
+int price_cache_cost(struct price_cache *pc, int64_t gen, const char *tenant_id,
+		     const char *channel, const char *dest, int64_t *ret);
+
 struct sms_request {
 	const char *tenant_id, *from, *to, *body, *status_callback;
-	int validity_s;	     /* 0: none */
-	uint64_t send_at_us; /* 0: now */
-	bool allow_private;  /* outbound.allow_private, for status_callback */
+	struct price_cache *prices; /* NULL: the price is read with store_routes */
+	int validity_s;		    /* 0: none */
+	uint64_t send_at_us;	    /* 0: now */
+	bool allow_private;	    /* outbound.allow_private, for status_callback */
 };
 struct sms_accepted {
 	char id[ID_LEN + 1];

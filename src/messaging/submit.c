@@ -61,10 +61,11 @@ int messaging_sms_check_tx(struct store_tx *tx, const struct sms_request *r,
 	if (alnum && !messaging_alnum_sender_valid(r->from))
 		return refuse(w, 400, "invalid_from",
 			      "from must be an E.164 number or an alphanumeric sender id", "from");
-	int ok = store_sender_allowed(tx, r->tenant_id, r->from);
-	if (ok < 0)
-		return ok;
-	if (!ok)
+	struct store_sms_facts facts;
+	int fr = store_sms_facts(tx, r->tenant_id, r->from, r->to, &facts);
+	if (fr < 0)
+		return fr;
+	if (!facts.sender_ok)
 		return refuse(w, 400, "from_not_owned",
 			      alnum ? "this sender id is not approved for the account"
 				    : "from is not a number of this account",
@@ -78,10 +79,7 @@ int messaging_sms_check_tx(struct store_tx *tx, const struct sms_request *r,
 			      "body exceeds 1,600 characters or 10 segments", "body");
 	if (pr < 0)
 		return refuse(w, 400, "invalid_body", "body is not valid UTF-8 text", "body");
-	int out = store_optout_check(tx, r->tenant_id, r->from, r->to);
-	if (out < 0)
-		return out;
-	if (out)
+	if (facts.opted_out)
 		return refuse(
 		    w, 400, "recipient_opted_out",
 		    "the recipient replied STOP to this sender; they must reply START first", "to");
@@ -91,7 +89,10 @@ int messaging_sms_check_tx(struct store_tx *tx, const struct sms_request *r,
 			return refuse(w, 400, "invalid_url", why ? why : "url not allowed",
 				      "status_callback");
 	}
-	int64_t cost = route_cost(tx, r->tenant_id, "sms", r->to);
+	int64_t cost = -1;
+	if (!r->prices ||
+	    price_cache_cost(r->prices, facts.routing_gen, r->tenant_id, "sms", r->to, &cost) < 0)
+		cost = route_cost(tx, r->tenant_id, "sms", r->to);
 	id_new("SM", ret->id);
 	ret->encoding = plan.coding == SMS_GSM7 ? "GSM-7" : "UCS-2";
 	ret->segments = plan.segments;
