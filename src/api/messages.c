@@ -129,6 +129,8 @@ int h_messages_create(struct http_req *req)
 	int r = store_tx(req->app->st, req->who.tenant_id, STORE_READ, check_fn, &c);
 	if (r < 0 && !(r == -EINVAL && c.why.code))
 		return r;
+	if (!c.why.code && (r = messaging_sms_price(req->app->st, &c.sms, &c.acc)) < 0)
+		return r;
 	if (!c.why.code) {
 		c.acc.event_data = messaging_sms_queued_data(&c.sms, &c.acc);
 		c.body = accepted_body(&c);

@@ -89,14 +89,40 @@ int messaging_sms_check_tx(struct store_tx *tx, const struct sms_request *r,
 			return refuse(w, 400, "invalid_url", why ? why : "url not allowed",
 				      "status_callback");
 	}
-	int64_t cost = -1;
-	if (!r->prices ||
-	    price_cache_cost(r->prices, facts.routing_gen, r->tenant_id, "sms", r->to, &cost) < 0)
-		cost = route_cost(tx, r->tenant_id, "sms", r->to);
+	int64_t cost = r->prices ? -1 : route_cost(tx, r->tenant_id, "sms", r->to);
 	id_new("SM", ret->id);
 	ret->encoding = plan.coding == SMS_GSM7 ? "GSM-7" : "UCS-2";
 	ret->segments = plan.segments;
 	ret->price_micros = cost >= 0 ? cost * plan.segments : -1;
+	ret->routing_gen = facts.routing_gen;
+	return 0;
+}
+
+struct price_ctx {
+	const struct sms_request *r;
+	int64_t cost;
+};
+
+static int price_fn(struct store_tx *tx, void *arg)
+{
+	struct price_ctx *p = arg;
+	p->cost = route_cost(tx, p->r->tenant_id, "sms", p->r->to);
+	return 0;
+}
+
+int messaging_sms_price(struct store *st, const struct sms_request *r, struct sms_accepted *acc)
+{
+	struct price_ctx p = {r, -1};
+	if (!r->prices)
+		return 0; /* priced by the check */
+	if (price_cache_cost(r->prices, acc->routing_gen, r->tenant_id, "sms", r->to, &p.cost) <
+	    0) {
+		/* the copy could not be made (no memory, decks changing under every try) */
+		int e = store_tx(st, NULL, STORE_READ, price_fn, &p); /* operator decks: system */
+		if (e < 0)
+			return e;
+	}
+	acc->price_micros = p.cost >= 0 ? p.cost * acc->segments : -1;
 	return 0;
 }
 

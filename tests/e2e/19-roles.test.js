@@ -118,6 +118,11 @@ test('a rate deck replaced through a second API process prices the next message 
 	assert.equal(await price('+15553100002'), 0.004, 'the first process sees the new deck at once');
 	assert.equal(await price('+14155550100'), 0.007, 'longest prefix: 1');
 	await deck('prefix,cost\n1,0.0070\n1555,0.0020\n15553,0.0010\n');
+	// 400 at once on 128 connections, straight after the change: every one re-reads or
+	// shares the new copy (more than the 64 pooled readers are inside their checks at once)
+	const burst = await h.hammer(srv.url, 'POST', '/v1/messages', { token: T.token, json: { from: NUM, to: '+15553100009', body: 'burst' }, n: 400, concurrency: 128 });
+	assert.deepEqual([...new Set(burst.map((x) => x.status))], [201], 'all accepted');
+	assert.deepEqual([...new Set(burst.map((x) => x.body.price))], [0.001], 'all priced from the new deck');
 	assert.equal(await price('+15553100003'), 0.001);
 	assert.equal(await price('+15554100003'), 0.002);
 	// disabled through the second process: unpriced on the first
