@@ -387,10 +387,10 @@ int messaging_provider_check(const char *kind, const json_t *c, bool allow_priva
 {
 	if (!json_is_object(c))
 		return refuse(w, 400, "invalid_field", "config must be an object", "config");
-	static const char *const known[] = {"host",	   "port",	 "system_id",	"password",
-					    "system_type", "window",	 "tps",		"binds",
-					    "base_url",	   "account",	 "token",	"tls",
-					    "username",	   "timeout_ms", "verify_peer", NULL};
+	static const char *const known[] = {
+	    "host",	"port",	      "system_id",   "password", "system_type", "window",
+	    "tps",	"binds",      "base_url",    "account",	 "token",	"tls",
+	    "username", "timeout_ms", "verify_peer", "bind",	 NULL};
 	const char *k;
 	json_t *v;
 	json_object_foreach ((json_t *)c, k, v) {
@@ -409,8 +409,14 @@ int messaging_provider_check(const char *kind, const json_t *c, bool allow_priva
 		    (r = cfg_str(c, "system_type", false, 12, w)) < 0 ||
 		    (r = cfg_int(c, "window", false, 1, 1000, w)) < 0 ||
 		    (r = cfg_int(c, "tps", false, 0, 100000, w)) < 0 ||
-		    (r = cfg_int(c, "binds", false, 1, 16, w)) < 0)
+		    (r = cfg_int(c, "binds", false, 1, 16, w)) < 0 ||
+		    (r = cfg_str(c, "bind", false, 16, w)) < 0)
 			return r;
+		const char *bind = json_string_value(json_object_get(c, "bind"));
+		if (bind && strcmp(bind, "transceiver") && strcmp(bind, "pair"))
+			return refuse(w, 400, "invalid_field",
+				      "transceiver, or pair (a transmitter and a receiver)",
+				      "bind");
 	} else if (!strcmp(kind, "twilio") || !strcmp(kind, "telnyx")) {
 		if ((r = cfg_str(c, "base_url", true, 2048, w)) < 0 ||
 		    (r = cfg_str(c, "account", !strcmp(kind, "twilio"), 64, w)) < 0 ||
