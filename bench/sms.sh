@@ -9,10 +9,14 @@
 #              worker-only process (roles=worker) on the same database drains the backlog:
 #              sms_split_* counts what it delivered and how fast.
 #   bench/sms.sh            (BENCH_SECONDS=N sets the wrk run, default 10)
+#   BENCH_HTTP_THREADS=N    serve with http.threads = N (the epoll pool; default 0)
+#   BENCH_PHASES="api"      only some of: smpp api split all (default: every one)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=$ROOT/build/irisx
 SECS=${BENCH_SECONDS:-10}
+PHASES=" ${BENCH_PHASES:-smpp api split all} "
+want() { [[ $PHASES == *" $1 "* ]]; }
 HIGH=10000000
 log() { echo "bench: $*" >&2; }
 fig() { printf '%s %s %s\n' "$1" "$2" "$3"; }
@@ -21,7 +25,9 @@ for tool in wrk curl jq sqlite3 node; do command -v "$tool" >/dev/null || { log 
 [ -x "$BIN" ] || make -C "$ROOT" build >&2
 (cd "$ROOT/tests/e2e" && [ -d node_modules/smpp ] || npm install --no-audit --no-fund --loglevel=error >&2)
 
-"$ROOT/bench/smpp.sh" | grep -E '^smpp_submit_per_s' || log "bench/smpp.sh failed"
+if want smpp; then
+	"$ROOT/bench/smpp.sh" | grep -E '^smpp_submit_per_s' || log "bench/smpp.sh failed"
+fi
 
 TMP=$(mktemp -d /tmp/irisx-bench-sms.XXXXXX)
 PIDS=()
@@ -41,6 +47,7 @@ SMSC_PORT=$(grep -m1 listening "$TMP/smsc.out" | jq -r .port)
 HOST_ENV=(IRISX_AUTH_ARGON2_M_KIB=1024 IRISX_AUTH_ARGON2_T_COST=1 IRISX_RATELIMIT_KEY_RPS=$HIGH
 	IRISX_RATELIMIT_KEY_BURST=$HIGH IRISX_RATELIMIT_TENANT_RPS=$HIGH
 	IRISX_RATELIMIT_TENANT_BURST=$HIGH IRISX_LOG_LEVEL=warn IRISX_VOICE_ENABLED=false)
+[ -n "${BENCH_HTTP_THREADS:-}" ] && HOST_ENV+=(IRISX_HTTP_THREADS=$BENCH_HTTP_THREADS)
 J='content-type: application/json'
 
 # serve ROLES DIR PORT: starts irisx serve in the background (pid in SPID)
@@ -107,15 +114,22 @@ drain() {
 }
 
 # each phase on a fresh database, after a sync so the previous one's writeback is not billed
-sync
-phase sms_api api
-# the API node keeps serving; a worker node on the same database takes the backlog
-start_us=$(($(date +%s%N) / 1000))
-serve worker "$DIR" "$(free_port)"; WORKER_PID=$SPID
-drain sms_split "$start_us"
-stop "$WORKER_PID"; stop "$API_PID"
+if want api; then
+	sync
+	phase sms_api api
+	if want split; then
+		# the API node keeps serving; a worker node on the same database takes the backlog
+		start_us=$(($(date +%s%N) / 1000))
+		serve worker "$DIR" "$(free_port)"; WORKER_PID=$SPID
+		drain sms_split "$start_us"
+		stop "$WORKER_PID"
+	fi
+	stop "$API_PID"
+fi
 
-sync
-phase sms_all api,worker,media
-drain sms_all
-stop "$API_PID"
+if want all; then
+	sync
+	phase sms_all api,worker,media
+	drain sms_all
+	stop "$API_PID"
+fi

@@ -91,6 +91,35 @@ static int send_fn(struct store_tx *tx, void *arg)
 	return http_reply(c->req, 201, json_incref(c->body));
 }
 
+/* After the write (on the writer thread when it was queued): what the request held. */
+static int sent(struct http_req *req, void *arg, int r)
+{
+	struct mctx *c = arg;
+	json_decref(c->acc.event_data);
+	json_decref(c->body);
+	mem_free(c);
+	bus_kick(req->app->bus);
+	return r;
+}
+
+/* The checks read on the request's thread, in parallel with other requests; the write is
+   queued (http_write_async), so a pool thread goes on serving while it commits. */
+static int sms_send(struct http_req *req, struct mctx *c)
+{
+	int r = store_tx(req->app->st, req->who.tenant_id, STORE_READ, check_fn, c);
+	if (!c->why.code && r >= 0)
+		r = messaging_sms_price(req->app->st, &c->sms, &c->acc);
+	if (r < 0 && !(r == -EINVAL && c->why.code)) {
+		mem_free(c);
+		return r;
+	}
+	if (!c->why.code) {
+		c->acc.event_data = messaging_sms_queued_data(&c->sms, &c->acc);
+		c->body = accepted_body(c);
+	}
+	return http_write_async(req, req->who.tenant_id, send_fn, c, sent, c);
+}
+
 int h_messages_create(struct http_req *req)
 {
 	static const struct json_field f[] = {{"from", JF_STRING, true, 32},
@@ -102,44 +131,32 @@ int h_messages_create(struct http_req *req)
 					      {0}};
 	if (http_check_body(req, f) < 0)
 		return 0;
-	struct mctx c = {.req = req};
-	c.sms = (struct sms_request){.tenant_id = req->who.tenant_id,
-				     .from = json_str(req->json, "from"),
-				     .to = json_str(req->json, "to"),
-				     .body = json_str(req->json, "body"),
-				     .status_callback = json_str(req->json, "status_callback"),
-				     .prices = req->app->prices,
-				     .allow_private = req->app->cfg->outbound_allow_private};
+	struct sms_request sms = {.tenant_id = req->who.tenant_id,
+				  .from = json_str(req->json, "from"),
+				  .to = json_str(req->json, "to"),
+				  .body = json_str(req->json, "body"),
+				  .status_callback = json_str(req->json, "status_callback"),
+				  .prices = req->app->prices,
+				  .allow_private = req->app->cfg->outbound_allow_private};
 	int64_t vp = json_int(req->json, "validity_period", 0);
 	if (vp < 0 || vp > 14400)
 		return http_error(req, 400, "invalid_field",
 				  "validity_period is 1 to 14400 seconds", "validity_period");
-	c.sms.validity_s = (int)vp;
+	sms.validity_s = (int)vp;
 	const char *at = json_str(req->json, "send_at");
 	if (at) {
-		if (time_parse(at, &c.sms.send_at_us) < 0)
+		if (time_parse(at, &sms.send_at_us) < 0)
 			return http_error(req, 400, "invalid_field",
 					  "send_at must be an RFC 3339 time", "send_at");
 		uint64_t now = time_now_us();
-		if (c.sms.send_at_us > now + 35ull * 86400 * 1000000)
+		if (sms.send_at_us > now + 35ull * 86400 * 1000000)
 			return http_error(req, 400, "invalid_field",
 					  "send_at is at most 35 days ahead", "send_at");
 	}
-	/* the checks read on this connection's thread, in parallel with other requests */
-	int r = store_tx(req->app->st, req->who.tenant_id, STORE_READ, check_fn, &c);
-	if (r < 0 && !(r == -EINVAL && c.why.code))
-		return r;
-	if (!c.why.code && (r = messaging_sms_price(req->app->st, &c.sms, &c.acc)) < 0)
-		return r;
-	if (!c.why.code) {
-		c.acc.event_data = messaging_sms_queued_data(&c.sms, &c.acc);
-		c.body = accepted_body(&c);
-	}
-	r = http_write(req, req->who.tenant_id, send_fn, &c);
-	json_decref(c.acc.event_data);
-	json_decref(c.body);
-	bus_kick(req->app->bus);
-	return r;
+	struct mctx *c = mem_zalloc(sizeof(*c)); /* until sent: it outlives a queued write */
+	c->req = req;
+	c->sms = sms;
+	return sms_send(req, c);
 }
 
 static int list_fn(struct store_tx *tx, void *arg)
@@ -250,6 +267,13 @@ static int email_fn(struct store_tx *tx, void *arg)
 	return 0;
 }
 
+static int email_sent(struct http_req *req, void *arg, int r)
+{
+	mem_free(arg);
+	bus_kick(req->app->bus);
+	return r;
+}
+
 int h_emails_create(struct http_req *req)
 {
 	static const struct json_field f[] = {{"from", JF_STRING, true, 254},
@@ -267,10 +291,9 @@ int h_emails_create(struct http_req *req)
 					      {0}};
 	if (http_check_body(req, f) < 0)
 		return 0;
-	struct mctx c = {.req = req};
-	int r = http_write(req, req->who.tenant_id, email_fn, &c);
-	bus_kick(req->app->bus);
-	return r;
+	struct mctx *c = mem_zalloc(sizeof(*c)); /* until email_sent */
+	c->req = req;
+	return http_write_async(req, req->who.tenant_id, email_fn, c, email_sent, c);
 }
 
 static int elist_fn(struct store_tx *tx, void *arg)

@@ -2,7 +2,7 @@
    roles, rate limits, idempotency replay, the handler, and the audit of mutating requests. */
 #include <string.h>
 
-#include "http.h"
+#include "internal.h"
 
 static bool mutating(const char *method)
 {
@@ -125,16 +125,46 @@ static int idempotency(struct http_req *req)
 	return 0;
 }
 
-static void audit_after(struct http_req *req)
+/* A mutating request the handler's transaction did not audit gets its own audit entry. */
+static bool audit_wanted(struct http_req *req)
 {
 	if (req->audited || !req->route || !mutating(req->method) || !req->route->action)
-		return;
+		return false;
 	/* anonymous refusals before any work (bad input, limits) identify nobody; writing
 	   each would let a flood occupy the writer: the request log has them */
-	if (!req->authed && req->status >= 400)
-		return;
-	http_audit(req, req->authed ? req->who.tenant_id : NULL,
-		   req->authed ? req->who.actor_id : NULL);
+	return req->authed || req->status < 400;
+}
+
+static void audit_after(struct http_req *req)
+{
+	if (audit_wanted(req))
+		http_audit(req, req->authed ? req->who.tenant_id : NULL,
+			   req->authed ? req->who.actor_id : NULL);
+}
+
+/* The handler returned r: an error answer when it set none. */
+static void conclude(struct http_req *req, int r)
+{
+	if (r < 0 && req->status == 0) {
+		int st = http_status_of(r);
+		http_error(req, st, http_code_of(st),
+			   st == 404   ? "resource not found"
+			   : st == 409 ? "resource already exists"
+			   : st >= 500 ? "the service could not complete the request"
+				       : "request could not be processed",
+			   NULL);
+	}
+	if (req->status == 0)
+		http_error(req, 500, "internal", "handler produced no response", NULL);
+}
+
+void http_dispatch_done(struct http_req *req, int r)
+{
+	conclude(req, r);
+	if (audit_wanted(req) && http_audit_async(req, req->authed ? req->who.tenant_id : NULL,
+						  req->authed ? req->who.actor_id : NULL) == 0)
+		return; /* resumed once written */
+	req->resume(req);
 }
 
 void http_dispatch(struct http_req *req)
@@ -166,17 +196,9 @@ void http_dispatch(struct http_req *req)
 		goto out;
 	}
 	int r = rt->handler(req);
-	if (r < 0 && req->status == 0) {
-		int st = http_status_of(r);
-		http_error(req, st, http_code_of(st),
-			   st == 404   ? "resource not found"
-			   : st == 409 ? "resource already exists"
-			   : st >= 500 ? "the service could not complete the request"
-				       : "request could not be processed",
-			   NULL);
-	}
-	if (req->status == 0)
-		http_error(req, 500, "internal", "handler produced no response", NULL);
+	if (req->pending)
+		return; /* its write is queued: http_dispatch_done concludes it */
+	conclude(req, r);
 out:
 	audit_after(req);
 }

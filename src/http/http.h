@@ -112,6 +112,11 @@ struct http_req {
 	const char *idem_key;
 	char idem_hash[65];
 	json_t *headers; /* extra response headers: {"Name": "value"} */
+
+	/* set by the server when the request may be answered later (http.threads > 0): called
+	   once, from any thread, when a pending request's answer is ready */
+	void (*resume)(struct http_req *req);
+	bool pending; /* a handler queued its write (http_write_async): the answer comes later */
 };
 
 /* ---- server ---- */
@@ -157,6 +162,19 @@ json_t *http_page(json_t *rows, int limit, json_t *(*present)(json_t *row));
    ROUTE_CREATE with an Idempotency-Key, the response is stored (or a stored one replayed
    and fn not run). Returns fn's result or a store error. */
 int http_write(struct http_req *req, const char *tenant_id, store_tx_fn *fn, void *arg);
+/* What a handler does once its write is over: r is what http_write returned; returns the
+   handler's result. Runs on the store's writer thread when the write was queued. */
+typedef int(http_after_cb)(struct http_req *req, void *arg, int r);
+/* http_write, then after(req, after_arg, r), without holding the server's thread while the
+   write commits: when the server can answer later (req->resume set), the transaction is
+   queued, req->pending set and 0 returned at once; the handler returns that and touches
+   neither req nor fn's argument again. When the transaction is over, after runs (on the
+   writer thread: quick, no waiting for another write), the request is concluded as
+   http_dispatch would have, and the server answers. Otherwise (a thread per connection,
+   tests, a store closing) http_write and after run now and after's result is returned.
+   One per request. */
+int http_write_async(struct http_req *req, const char *tenant_id, store_tx_fn *fn, void *arg,
+		     http_after_cb *after, void *after_arg);
 /* Writes the audit entry for req now (outside any handler transaction). */
 void http_audit(struct http_req *req, const char *tenant_id, const char *actor_id);
 

@@ -1,8 +1,12 @@
 /* server.c: libmicrohttpd glue: accepts connections, enforces header and body limits,
-   hands complete requests to http_dispatch, writes the response and the request log. */
+   hands complete requests to http_dispatch, writes the response and the request log; in
+   pool mode suspends a request whose write is queued and answers it once resumed. */
+#include <assert.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +17,20 @@
 struct http_server {
 	struct MHD_Daemon *d;
 	struct app *app;
+	bool pool;		/* http.threads > 0: epoll threads that must not wait on commits */
+	atomic_bool stopping;	/* no more suspended requests: stop waits for the last one */
+	atomic_int suspendable; /* requests that may be or are suspended (MHD_stop_daemon with
+				   one suspended is an API violation) */
 };
 
+/* A pending request's handshake between its MHD thread, which suspends it, and the thread
+   its answer becomes ready on, which resumes it: whichever comes second acts. */
+enum { ASYNC_RUNNING, ASYNC_SUSPENDED, ASYNC_DONE };
+
 struct conn_state {
-	struct http_req req;
+	struct http_req req; /* first: on_resume finds the state from it */
+	atomic_int async;
+	bool counted; /* in srv->suspendable */
 	struct buf body;
 	bool too_large;
 	bool responded;	  /* answered before the body was read: ignore the rest of it */
@@ -130,6 +144,64 @@ static void finish(struct conn_state *cs)
 	log_request(req, req->path);
 }
 
+/* req->resume: on any thread, once the answer is ready. After the exchange the MHD thread
+   may answer and free the state at any moment: nothing of it is touched again. */
+static void on_resume(struct http_req *req)
+{
+	struct conn_state *cs =
+	    (struct conn_state *)(void *)((char *)req - offsetof(struct conn_state, req));
+	struct MHD_Connection *c = req->conn;
+	if (atomic_exchange(&cs->async, ASYNC_DONE) == ASYNC_SUSPENDED)
+		MHD_resume_connection(c);
+}
+
+/* In pool mode a handler may queue its write and be answered later, unless the server is
+   stopping (then it waits on its thread): counted until answered, so that http_server_stop
+   never stops the daemon with a request suspended. */
+static void allow_async(struct http_server *srv, struct conn_state *cs)
+{
+	if (!srv->pool)
+		return;
+	atomic_fetch_add(&srv->suspendable, 1);
+	if (atomic_load(&srv->stopping)) {
+		atomic_fetch_sub(&srv->suspendable, 1);
+		return;
+	}
+	cs->counted = true;
+	cs->req.resume = on_resume;
+}
+
+static void uncount(struct http_server *srv, struct conn_state *cs)
+{
+	if (!cs->counted)
+		return;
+	cs->counted = false;
+	atomic_fetch_sub(&srv->suspendable, 1);
+}
+
+/* The handler queued its write: suspended until on_resume, unless the answer is already
+   there (no writer thread): false. Suspending comes first, so no resume precedes it. */
+static bool suspend(struct conn_state *cs, struct MHD_Connection *c)
+{
+	if (atomic_load(&cs->async) == ASYNC_DONE)
+		return false;
+	MHD_suspend_connection(c);
+	if (atomic_exchange(&cs->async, ASYNC_SUSPENDED) == ASYNC_DONE)
+		MHD_resume_connection(c); /* completed while suspending */
+	return true;
+}
+
+/* A pending request's answer is complete (MHD calls again once it is resumed). */
+static enum MHD_Result answer_pending(struct http_server *srv, struct conn_state *cs,
+				      struct MHD_Connection *c)
+{
+	assert(atomic_load(&cs->async) == ASYNC_DONE);
+	cs->req.pending = false;
+	uncount(srv, cs);
+	finish(cs);
+	return send_response(c, &cs->req);
+}
+
 static struct conn_state *state_new(struct http_server *srv, struct MHD_Connection *c,
 				    const char *url, const char *method)
 {
@@ -233,6 +305,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			cs->too_large = true; /* drained, then answered */
 		return MHD_YES;
 	}
+	if (cs->req.pending)
+		return answer_pending(srv, cs, c);
 	if (cs->responded) {
 		*upload_size = 0;
 		return MHD_YES;
@@ -265,7 +339,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	} else {
 		req->body = cs->body.p ? cs->body.p : "";
 		req->body_len = cs->body.len;
+		allow_async(srv, cs);
 		http_dispatch(req);
+		if (req->pending)
+			return suspend(cs, c) ? MHD_YES : answer_pending(srv, cs, c);
+		uncount(srv, cs);
 	}
 	finish(cs);
 	return send_response(c, req);
@@ -275,11 +353,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct conn_state *cs = *con_cls;
-	(void)cls;
 	(void)c;
 	(void)toe;
 	if (!cs)
 		return;
+	/* a suspended request is never completed: MHD neither times it out nor notices its
+	   client leaving until it is resumed, and the server is not stopped with one */
+	assert(!cs->req.pending || atomic_load(&cs->async) == ASYNC_DONE);
+	uncount(cls, cs); /* resumed, then closed before it was answered */
 	json_decref(cs->req.json);
 	json_decref(cs->req.resp);
 	json_decref(cs->req.headers);
@@ -325,11 +406,15 @@ int http_server_start(struct app *app, struct http_server **ret)
 	struct http_server *srv = mem_zalloc(sizeof(*srv));
 	srv->app = app;
 	/* http.threads 0: a thread per connection; N: N epoll threads sharing connections (fewer
-	   context switches; each blocked handler holds up its thread's other connections) */
+	   context switches); a handler whose write is queued (http_write_async) suspends its
+	   request instead of holding up the thread's other connections, any other blocking
+	   handler still holds them up */
 	unsigned threads = (unsigned)app->cfg->http_threads;
-	unsigned flags = threads ? MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG
-				 : MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-				       MHD_USE_POLL | MHD_USE_ERROR_LOG;
+	srv->pool = threads > 0;
+	unsigned flags =
+	    threads ? MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG
+		    : MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+			  MHD_USE_POLL | MHD_USE_ERROR_LOG;
 	struct MHD_OptionItem opts[] = {
 	    {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL}, /* first: it logs the rest */
 	    {MHD_OPTION_SOCK_ADDR, 0, &sa},
@@ -356,6 +441,11 @@ void http_server_stop(struct http_server *srv)
 {
 	if (!srv)
 		return;
+	/* requests from now on wait for their writes on their threads; the suspended ones are
+	   answered by the writer, which runs until the store closes, after this */
+	atomic_store(&srv->stopping, true);
+	while (atomic_load(&srv->suspendable) > 0)
+		usleep(1000);
 	MHD_stop_daemon(srv->d);
 	mem_free(srv);
 }

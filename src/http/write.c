@@ -1,14 +1,16 @@
 /* write.c: a handler's write transaction, with its audit entry and idempotency record
-   committed together with the change (nothing half-written). */
+   committed together with the change (nothing half-written), waited for or queued. */
 #include <string.h>
 
-#include "http.h"
+#include "internal.h"
 
 struct write_ctx {
 	struct http_req *req;
 	store_tx_fn *fn;
 	void *arg;
 	const char *tenant_id;
+	http_after_cb *after; /* http_write_async */
+	void *after_arg;
 };
 
 static const char *outcome_of(int status)
@@ -107,12 +109,11 @@ static int replay_fn(struct store_tx *tx, void *arg)
 	return 0;
 }
 
-int http_write(struct http_req *req, const char *tenant_id, store_tx_fn *fn, void *arg)
+/* What http_write returns once its transaction returned r (the response set to match). */
+static int write_result(struct write_ctx *w, int r)
 {
-	struct write_ctx w = {.req = req, .fn = fn, .arg = arg, .tenant_id = tenant_id};
-	if (!tenant_id)
-		req->idem_key = NULL; /* keys are scoped to a tenant */
-	int r = store_tx(req->app->st, tenant_id, STORE_WRITE, write_fn, &w);
+	struct http_req *req = w->req;
+	const char *tenant_id = w->tenant_id;
 	if (r >= 0 && (req->route->flags & ROUTE_AUTH_CHANGE))
 		http_auth_invalidate(
 		    req->app->keys); /* committed: no cached principal outlives it */
@@ -123,7 +124,7 @@ int http_write(struct http_req *req, const char *tenant_id, store_tx_fn *fn, voi
 		json_decref(req->resp);
 		req->resp = NULL;
 		req->status = 0;
-		return store_tx(req->app->st, tenant_id, STORE_READ, replay_fn, &w);
+		return store_tx(req->app->st, tenant_id, STORE_READ, replay_fn, w);
 	}
 	if (r < 0) {
 		req->audited = false;
@@ -132,6 +133,47 @@ int http_write(struct http_req *req, const char *tenant_id, store_tx_fn *fn, voi
 		req->status = 0;
 	}
 	return r < 0 ? r : 0;
+}
+
+int http_write(struct http_req *req, const char *tenant_id, store_tx_fn *fn, void *arg)
+{
+	struct write_ctx w = {.req = req, .fn = fn, .arg = arg, .tenant_id = tenant_id};
+	if (!tenant_id)
+		req->idem_key = NULL; /* keys are scoped to a tenant */
+	return write_result(&w, store_tx(req->app->st, tenant_id, STORE_WRITE, write_fn, &w));
+}
+
+/* On the writer thread (or at once without one): the rest of http_write, the handler's
+   after, then the request is concluded and handed back to the server. */
+static void write_done(void *arg, int result)
+{
+	struct write_ctx *w = arg;
+	struct http_req *req = w->req;
+	int r = write_result(w, result);
+	if (w->after)
+		r = w->after(req, w->after_arg, r);
+	mem_free(w);
+	http_dispatch_done(req, r);
+}
+
+int http_write_async(struct http_req *req, const char *tenant_id, store_tx_fn *fn, void *arg,
+		     http_after_cb *after, void *after_arg)
+{
+	if (req->resume) {
+		struct write_ctx *w = mem_zalloc(sizeof(*w));
+		*w = (struct write_ctx){req, fn, arg, tenant_id, after, after_arg};
+		if (!tenant_id)
+			req->idem_key = NULL;
+		req->pending = true;
+		if (store_tx_async(req->app->st, tenant_id, STORE_WRITE, write_fn, w, write_done,
+				   w) == 0)
+			return 0;
+		req->pending = false;
+		mem_free(w);
+	}
+	/* no server to hand it back to, or the store refused to queue it */
+	int r = http_write(req, tenant_id, fn, arg);
+	return after ? after(req, after_arg, r) : r;
 }
 
 struct audit_ctx {
@@ -150,4 +192,24 @@ void http_audit(struct http_req *req, const char *tenant_id, const char *actor_i
 	struct audit_ctx a = {req, tenant_id, actor_id};
 	if (store_tx(req->app->st, tenant_id, STORE_WRITE, audit_fn, &a) == 0)
 		req->audited = true;
+}
+
+static void audit_done(void *arg, int result)
+{
+	struct audit_ctx *a = arg;
+	struct http_req *req = a->req;
+	mem_free(a);
+	if (result == 0)
+		req->audited = true;
+	req->resume(req);
+}
+
+int http_audit_async(struct http_req *req, const char *tenant_id, const char *actor_id)
+{
+	struct audit_ctx *a = mem_zalloc(sizeof(*a));
+	*a = (struct audit_ctx){req, tenant_id, actor_id};
+	int r = store_tx_async(req->app->st, tenant_id, STORE_WRITE, audit_fn, a, audit_done, a);
+	if (r < 0)
+		mem_free(a);
+	return r;
 }

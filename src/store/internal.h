@@ -65,6 +65,10 @@ struct backend {
 	void (*close)(struct store *st);
 	/* Begin a transaction (scoped to tenant_id; see store_tx), run fn, commit if fn >= 0. */
 	int (*run)(struct store *st, const char *tenant_id, int flags, store_tx_fn *fn, void *arg);
+	/* Optional: queues a write transaction and calls done once it is over (store_tx_async).
+	   NULL: store.c runs it with run and calls done at once. */
+	int (*run_async)(struct store *st, const char *tenant_id, int flags, store_tx_fn *fn,
+			 void *arg, store_done_cb *done, void *done_arg);
 	/* One statement with '?' placeholders; returns rows changed, or -EEXIST on a unique or
 	   primary-key violation, -EIO on other errors. */
 	int (*exec)(struct store_tx *tx, const char *sql, size_t n, const struct store_val *v);

@@ -1,6 +1,6 @@
 /* sqlite.c: SQLite backend. WAL + synchronous=FULL; one writer thread group-commits queued
-   write transactions (one fsync per batch, a savepoint per job); a pool of query_only
-   readers serves read transactions. */
+   write transactions (one fsync per batch, a savepoint per job), waking each caller or
+   calling its completion (store_tx_async); a pool of query_only readers serves reads. */
 #include <pthread.h>
 #include <semaphore.h>
 #include <sqlite3.h>
@@ -26,7 +26,9 @@ struct sq_job {
 	store_tx_fn *fn;
 	void *arg;
 	int result;
-	sem_t done_sem; /* posted alone, outside the queue lock: no herd, no lock convoy */
+	sem_t done_sem;	     /* posted alone, outside the queue lock: no herd, no lock convoy */
+	store_done_cb *done; /* queued with store_tx_async: called instead, then the job freed */
+	void *done_arg;
 	struct sq_job *next;
 };
 
@@ -286,6 +288,17 @@ static void run_batch(struct store *st, struct sq *s, struct sq_job *jobs)
 			j->result = err; /* nothing of the batch was acknowledged */
 }
 
+/* The batch is over for j: its caller wakes, or its completion runs (j is gone after). */
+static void job_finished(struct sq_job *j)
+{
+	if (!j->done) {
+		sem_post(&j->done_sem);
+		return;
+	}
+	j->done(j->done_arg, j->result);
+	mem_free(j);
+}
+
 static void *writer_main(void *arg)
 {
 	struct store *st = arg;
@@ -307,8 +320,8 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		run_batch(st, s, batch);
 		for (struct sq_job *j = batch, *nx; j; j = nx) {
-			nx = j->next; /* j is gone once posted */
-			sem_post(&j->done_sem);
+			nx = j->next; /* j is gone once finished */
+			job_finished(j);
 		}
 		pthread_mutex_lock(&s->lock);
 	}
@@ -316,28 +329,55 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-static int run_write(struct store *st, const char *tenant_id, int flags, store_tx_fn *fn, void *arg)
+/* Hands job to the writer thread; -EBUSY once the store is closing. */
+static int enqueue(struct sq *s, struct sq_job *job)
 {
-	struct sq *s = st->impl;
-	struct sq_job job = {.tenant_id = tenant_id, .flags = flags, .fn = fn, .arg = arg};
-	sem_init(&job.done_sem, 0, 0);
 	pthread_mutex_lock(&s->lock);
 	if (s->stop) {
 		pthread_mutex_unlock(&s->lock);
-		sem_destroy(&job.done_sem);
 		return -EBUSY;
 	}
 	if (s->tail)
-		s->tail->next = &job;
+		s->tail->next = job;
 	else
-		s->head = &job;
-	s->tail = &job;
+		s->head = job;
+	s->tail = job;
 	pthread_cond_signal(&s->work);
 	pthread_mutex_unlock(&s->lock);
-	while (sem_wait(&job.done_sem) < 0 && errno == EINTR)
-		;
+	return 0;
+}
+
+static int run_write(struct store *st, const char *tenant_id, int flags, store_tx_fn *fn, void *arg)
+{
+	struct sq *s = st->impl;
+	if (pthread_equal(pthread_self(), s->thread))
+		return -EDEADLK; /* a completion waiting for the thread it runs on */
+	struct sq_job job = {.tenant_id = tenant_id, .flags = flags, .fn = fn, .arg = arg};
+	sem_init(&job.done_sem, 0, 0);
+	int r = enqueue(s, &job);
+	if (r == 0) {
+		while (sem_wait(&job.done_sem) < 0 && errno == EINTR)
+			;
+		r = job.result;
+	}
 	sem_destroy(&job.done_sem);
-	return job.result;
+	return r;
+}
+
+static int sq_run_async(struct store *st, const char *tenant_id, int flags, store_tx_fn *fn,
+			void *arg, store_done_cb *done, void *done_arg)
+{
+	struct sq_job *job = mem_zalloc(sizeof(*job));
+	*job = (struct sq_job){.tenant_id = tenant_id,
+			       .flags = flags,
+			       .fn = fn,
+			       .arg = arg,
+			       .done = done,
+			       .done_arg = done_arg};
+	int r = enqueue(st->impl, job);
+	if (r < 0)
+		mem_free(job);
+	return r;
 }
 
 /* Copies the WAL back into the database every 250 ms (PASSIVE: never blocks the writer or
@@ -519,6 +559,7 @@ const struct backend store_sqlite_backend = {
     .open = sq_open,
     .close = sq_close,
     .run = sq_run,
+    .run_async = sq_run_async,
     .exec = sq_exec,
     .query = sq_query,
     .script = sq_script,

@@ -59,6 +59,15 @@ int store_tx(struct store *st, const char *tenant_id, int flags, store_tx_fn *fn
 	return st->be->run(st, tenant_id, flags, fn, arg);
 }
 
+int store_tx_async(struct store *st, const char *tenant_id, int flags, store_tx_fn *fn, void *arg,
+		   store_done_cb *done, void *done_arg)
+{
+	if ((flags & STORE_WRITE) && st->be->run_async)
+		return st->be->run_async(st, tenant_id, flags, fn, arg, done, done_arg);
+	done(done_arg, st->be->run(st, tenant_id, flags, fn, arg));
+	return 0;
+}
+
 const char *store_tx_tenant(const struct store_tx *tx)
 {
 	return tx->tenant_id;

@@ -39,6 +39,17 @@ uint64_t store_error_count(const struct store *st);
    Returns fn's result, or a negative errno if the transaction itself failed:
    -EIO (database error), -EBUSY (unavailable). */
 int store_tx(struct store *st, const char *tenant_id, int flags, store_tx_fn *fn, void *arg);
+/* Called once with a queued transaction's result (what store_tx would have returned). */
+typedef void(store_done_cb)(void *arg, int result);
+/* store_tx that returns once the transaction is queued. done(done_arg, result) follows exactly
+   once; on SQLite it runs on the writer thread after the batch's commit, where it must not
+   wait for another write (store_tx with STORE_WRITE there returns -EDEADLK; queueing one with
+   store_tx_async is fine). Reads, and backends without a writer thread (PostgreSQL), run the
+   transaction now and call done before returning. fn and arg stay the caller's until done.
+   Returns 0, or a negative errno (-EBUSY: the store is closing) and then done is never
+   called. */
+int store_tx_async(struct store *st, const char *tenant_id, int flags, store_tx_fn *fn, void *arg,
+		   store_done_cb *done, void *done_arg);
 /* The tenant the transaction is scoped to (NULL in system scope). */
 const char *store_tx_tenant(const struct store_tx *tx);
 

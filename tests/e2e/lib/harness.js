@@ -302,6 +302,9 @@ class Server {
 		// IRISX_E2E_BUS_URL runs every server of the suite on that bus (e.g. nats://...)
 		if (process.env.IRISX_E2E_BUS_URL)
 			env.IRISX_BUS_URL = process.env.IRISX_E2E_BUS_URL;
+		// IRISX_E2E_HTTP_THREADS=N runs every server with http.threads = N (the epoll pool)
+		if (process.env.IRISX_E2E_HTTP_THREADS)
+			env.IRISX_HTTP_THREADS = process.env.IRISX_E2E_HTTP_THREADS;
 		if (this.pg) {
 			env.IRISX_DATABASE_URL = this.pg.url;
 			env.IRISX_DATABASE_MIGRATE_URL = this.pg.migrateUrl;
