@@ -179,19 +179,18 @@ static void uncount(struct http_server *srv, struct conn_state *cs)
 	atomic_fetch_sub(&srv->suspendable, 1);
 }
 
-/* The handler queued its write: suspended until on_resume, unless the answer is already
-   there (no writer thread): false. Suspending comes first, so no resume precedes it. */
-static bool suspend(struct conn_state *cs, struct MHD_Connection *c)
+/* The handler queued its write: suspended until on_resume. Suspending comes first, so no
+   resume precedes it; an answer already there (it completed meanwhile, or at once with no
+   writer thread: PostgreSQL) resumes it right away, and MHD calls again. */
+static void suspend(struct conn_state *cs, struct MHD_Connection *c)
 {
-	if (atomic_load(&cs->async) == ASYNC_DONE)
-		return false;
 	MHD_suspend_connection(c);
-	if (atomic_exchange(&cs->async, ASYNC_SUSPENDED) == ASYNC_DONE)
-		MHD_resume_connection(c); /* completed while suspending */
-	return true;
+	int running = ASYNC_RUNNING;
+	if (!atomic_compare_exchange_strong(&cs->async, &running, ASYNC_SUSPENDED))
+		MHD_resume_connection(c); /* it stays DONE */
 }
 
-/* A pending request's answer is complete (MHD calls again once it is resumed). */
+/* MHD calls again once a pending request is resumed: its answer is complete. */
 static enum MHD_Result answer_pending(struct http_server *srv, struct conn_state *cs,
 				      struct MHD_Connection *c)
 {
@@ -341,8 +340,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		req->body_len = cs->body.len;
 		allow_async(srv, cs);
 		http_dispatch(req);
-		if (req->pending)
-			return suspend(cs, c) ? MHD_YES : answer_pending(srv, cs, c);
+		if (req->pending) {
+			suspend(cs, c);
+			return MHD_YES;
+		}
 		uncount(srv, cs);
 	}
 	finish(cs);

@@ -234,7 +234,8 @@ test('SIGTERM with requests in flight: a clean exit, every 201 committed', { tim
 });
 
 // PostgreSQL has no writer thread: a queued write runs on the pool thread and is complete
-// before the handler returns, so the request is answered without being suspended.
+// before the handler returns, so every request takes the path of a write that completes
+// while its request is being suspended (resumed at once, answered on the next call).
 describe('on PostgreSQL', { timeout: 180000 }, () => {
 	let pgSrv, cluster, P, pkey;
 	before(async () => {
