@@ -72,8 +72,12 @@ phase() {
 	reg=$(curl -sf "$B/v1/auth/register" -H "$J" -d '{"email":"t@bench.example.com","password":"bench-password-0123456789","name":"Bench"}')
 	tok=$(jq -r .access_token <<<"$reg"); tid=$(jq -r .tenant.id <<<"$reg")
 	key=$(curl -sf "$B/v1/api-keys" -H "authorization: Bearer $tok" -H "$J" -d '{"name":"bench","role":"developer"}' | jq -r .secret)
-	curl -sf "$B/v1/admin/messaging-providers" -H "authorization: Bearer $adm" -H "$J" \
-		-d "{\"name\":\"smsc\",\"kind\":\"smpp\",\"config\":{\"host\":\"127.0.0.1\",\"port\":$SMSC_PORT,\"system_id\":\"bench\",\"password\":\"pw\",\"window\":50}}" >/dev/null
+	local pid
+	pid=$(curl -sf "$B/v1/admin/messaging-providers" -H "authorization: Bearer $adm" -H "$J" \
+		-d "{\"name\":\"smsc\",\"kind\":\"smpp\",\"config\":{\"host\":\"127.0.0.1\",\"port\":$SMSC_PORT,\"system_id\":\"bench\",\"password\":\"pw\",\"window\":50}}" | jq -r .id)
+	# a rate deck of 2,000 prefixes (every message is priced at acceptance, as in production)
+	jq -n '{csv: ("prefix,cost\n1,0.0075\n" + ([range(0; 1999) | "1\(200 + .),0.00\(10 + (. % 80))"] | join("\n")))}' |
+		curl -sf -X PUT "$B/v1/admin/messaging-providers/$pid/rates" -H "authorization: Bearer $adm" -H "$J" -d @- >/dev/null
 	curl -sf "$B/v1/admin/phone-numbers" -H "authorization: Bearer $adm" -H "$J" -d "{\"number\":\"+15550009000\",\"tenant_id\":\"$tid\"}" >/dev/null
 	sleep 0.5
 	log "$name (roles $roles): wrk -t2 -c64 -d${SECS}s POST /v1/messages"

@@ -107,6 +107,8 @@ static int sent(struct http_req *req, void *arg, int r)
 static int sms_send(struct http_req *req, struct mctx *c)
 {
 	int r = store_tx(req->app->st, req->who.tenant_id, STORE_READ, check_fn, c);
+	if (!c->why.code && r >= 0)
+		r = messaging_sms_price(req->app->st, &c->sms, &c->acc);
 	if (r < 0 && !(r == -EINVAL && c->why.code)) {
 		mem_free(c);
 		return r;
@@ -134,6 +136,7 @@ int h_messages_create(struct http_req *req)
 				  .to = json_str(req->json, "to"),
 				  .body = json_str(req->json, "body"),
 				  .status_callback = json_str(req->json, "status_callback"),
+				  .prices = req->app->prices,
 				  .allow_private = req->app->cfg->outbound_allow_private};
 	int64_t vp = json_int(req->json, "validity_period", 0);
 	if (vp < 0 || vp > 14400)

@@ -170,6 +170,9 @@ struct json_field {
    "missing_field" | "unknown_field" | "invalid_type" | "too_long" | "invalid_body". */
 int json_check(const json_t *obj, const struct json_field *fields, const char **ret_field,
 	       const char **ret_code);
+/* json_dumps into one buffer sized by a first try at 1 KiB (json_dumps grows its buffer
+   from 16 bytes, a realloc per doubling); *ret_len its length. NULL on no memory. */
+char *json_serialize(const json_t *v, size_t flags, size_t *ret_len);
 /* Convenience getters: NULL / def when absent. */
 const char *json_str(const json_t *obj, const char *key);
 int64_t json_int(const json_t *obj, const char *key, int64_t def);

@@ -1,4 +1,5 @@
 /* json.c: strict request-body parsing and field validation (unknown fields rejected). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core.h"
@@ -53,6 +54,30 @@ int json_parse_body(const char *data, size_t len, json_t **ret, const char **ret
 	}
 	*ret = v;
 	return 0;
+}
+
+char *json_serialize(const json_t *v, size_t flags, size_t *ret_len)
+{
+	size_t cap = 1024;
+	char *out = malloc(cap);
+	size_t n = out ? json_dumpb(v, out, cap - 1, flags) : 0;
+	if (out && n >= cap) { /* json_dumpb told the size it needs: once more, exactly */
+		char *big = realloc(out, n + 1);
+		if (big && json_dumpb(v, big, n, flags) == n) {
+			out = big;
+		} else {
+			free(big ? big : out);
+			return NULL;
+		}
+	}
+	if (!out || (n == 0 && v)) {
+		free(out);
+		return NULL;
+	}
+	out[n] = '\0';
+	if (ret_len)
+		*ret_len = n;
+	return out;
 }
 
 static bool type_ok(const json_t *v, enum jf_type t)

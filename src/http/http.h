@@ -58,6 +58,7 @@ struct app {
 	struct bus *bus;	     /* jobs and events */
 	struct webhooks *webhooks;   /* the deliverer (NULL when this node does not run it) */
 	struct messaging *messaging; /* the SMS / e-mail worker (NULL when not run here) */
+	struct price_cache *prices;  /* the rate decks in memory, for prices at acceptance */
 	struct pw_params pw;
 	const struct route *routes;
 	size_t nroutes;

@@ -93,10 +93,12 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct http_req *
 		req->raw = NULL;
 		type = req->raw_type ? req->raw_type : "text/plain; charset=utf-8";
 	} else if (req->resp) {
-		text = json_dumps(req->resp, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		text = json_serialize(req->resp, JSON_COMPACT | JSON_PRESERVE_ORDER, &raw_len);
 	} else {
 		text = mem_strdup("");
 	}
+	if (!text)
+		return MHD_NO;
 	size_t len = raw_len ? raw_len : strlen(text);
 	r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
 	if (len || req->status != 204)

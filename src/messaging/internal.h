@@ -19,8 +19,11 @@ struct prov {
 	char tenant_id[ID_LEN + 1];
 	char kind[8];
 	json_t *config;
-	struct smpp_client *binds[BINDS_MAX];
+	struct smpp_client *binds[BINDS_MAX]; /* the ones that submit (transceivers, or the
+						 transmitters of "bind": "pair") */
 	int nbinds;
+	struct smpp_client *rx[BINDS_MAX]; /* "pair": the receivers (deliver_sm only) */
+	int nrx;
 	atomic_uint rr;
 	/* circuit breaker: open after BREAKER_FAILS failures in a row */
 	int fails;

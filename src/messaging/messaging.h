@@ -30,17 +30,31 @@ struct messaging_refusal {
 	const char *code, *message, *field;
 };
 
+/* The rate decks in memory (price_cache.c), for the price at acceptance: shared by the
+   API's threads, checked against the routing generation of each message's transaction. */
+struct price_cache;
+struct price_cache *price_cache_new(struct store *st);
+void price_cache_free(struct price_cache *pc);
+/* *ret: the cheapest rate (per segment or message) of tenant_id's candidate providers for
+   channel ("sms" | "email") to dest, -1 if none is priced; from the copy when it is as new
+   as gen (store_sms_facts' routing_gen), else read again first. */
+int price_cache_cost(struct price_cache *pc, int64_t gen, const char *tenant_id,
+		     const char *channel, const char *dest, int64_t *ret);
+
 struct sms_request {
 	const char *tenant_id, *from, *to, *body, *status_callback;
-	int validity_s;	     /* 0: none */
-	uint64_t send_at_us; /* 0: now */
-	bool allow_private;  /* outbound.allow_private, for status_callback */
+	struct price_cache *prices; /* NULL: the check reads the price with store_routes; else
+				       messaging_sms_price sets it after the check's transaction */
+	int validity_s;		    /* 0: none */
+	uint64_t send_at_us;	    /* 0: now */
+	bool allow_private;	    /* outbound.allow_private, for status_callback */
 };
 struct sms_accepted {
 	char id[ID_LEN + 1];
 	const char *encoding; /* "GSM-7" | "UCS-2" (static) */
 	int segments;
 	int64_t price_micros; /* of the cheapest route, -1 if none is priced */
+	int64_t routing_gen;  /* the routing generation the check read */
 	json_t *event_data;   /* optional, the caller's: message.queued's data, made before the
 				 write transaction (messaging_sms_queued_data) so the writer only
 				 inserts; NULL: made in the transaction */
@@ -51,6 +65,10 @@ struct sms_accepted {
    body...). */
 int messaging_sms_check_tx(struct store_tx *tx, const struct sms_request *r,
 			   struct sms_accepted *ret, struct messaging_refusal *ret_why);
+/* With r->prices: acc->price_micros from the decks in memory, once the check's transaction
+   has ended (a copy older than acc->routing_gen is read again in a transaction of its own:
+   never one inside another, which could wait forever for a pooled connection). */
+int messaging_sms_price(struct store *st, const struct sms_request *r, struct sms_accepted *acc);
 /* The enqueue alone, after a successful check: message row, job, message.queued event. */
 int messaging_sms_enqueue_tx(struct bus *bus, struct store_tx *tx, const struct sms_request *r,
 			     const struct sms_accepted *acc);

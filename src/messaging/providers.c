@@ -72,11 +72,21 @@ static int start_binds(struct prov *p)
 				 .tps = (int)json_int(c, "tps", 0)};
 	struct smpp_callbacks cb = {
 	    .submitted = on_submitted, .delivered = on_delivered, .bound = on_bound, .arg = p};
+	/* "pair": a transmitter and a receiver per bind, for an SMSC that takes no
+	   bind_transceiver (SMPP 3.3, Kannel's drive_smpp); submits go to the transmitters */
+	bool pair = !strcmp(json_str(c, "bind") ?: "transceiver", "pair");
 	for (int i = 0; i < n; i++) {
+		sc.bind_type = pair ? SMPP_TRANSMITTER : SMPP_TRANSCEIVER;
 		int r = smpp_client_new(&sc, &cb, &p->binds[p->nbinds]);
 		if (r < 0)
 			return r;
 		p->nbinds++;
+		if (!pair)
+			continue;
+		sc.bind_type = SMPP_RECEIVER;
+		if ((r = smpp_client_new(&sc, &cb, &p->rx[p->nrx])) < 0)
+			return r;
+		p->nrx++;
 	}
 	return 0;
 }
@@ -122,6 +132,8 @@ static void prov_free(struct prov *p)
 {
 	for (int i = 0; i < p->nbinds; i++)
 		smpp_client_free(p->binds[i]);
+	for (int i = 0; i < p->nrx; i++)
+		smpp_client_free(p->rx[i]);
 	json_decref(p->config);
 	mem_free(p);
 }

@@ -317,7 +317,14 @@ void sms_submitted(struct messaging *m, struct work *w)
 	/* the segments' responses are handled by several pool threads at once: the counters
 	   are atomic, and the thread that takes pending to 0 finishes the message */
 	if (w->status == SMPP_ESME_ROK) {
-		snprintf(c->pmids[ref->seq], sizeof(c->pmids[0]), "%s", w->pmid);
+		/* an SMSC may answer with an empty message_id (Kannel's drive_smpp does): such a
+		   part gets an id of ours, so it keeps its own row ("" would be taken once per
+		   provider); no receipt can name it */
+		if (w->pmid[0])
+			snprintf(c->pmids[ref->seq], sizeof(c->pmids[0]), "%s", w->pmid);
+		else
+			snprintf(c->pmids[ref->seq], sizeof(c->pmids[0]), "~%s.%d",
+				 row_s(c->row, "id"), ref->seq + 1);
 		__atomic_add_fetch(&c->ok, 1, __ATOMIC_SEQ_CST);
 	} else {
 		uint32_t none = 0;

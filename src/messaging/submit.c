@@ -61,10 +61,11 @@ int messaging_sms_check_tx(struct store_tx *tx, const struct sms_request *r,
 	if (alnum && !messaging_alnum_sender_valid(r->from))
 		return refuse(w, 400, "invalid_from",
 			      "from must be an E.164 number or an alphanumeric sender id", "from");
-	int ok = store_sender_allowed(tx, r->tenant_id, r->from);
-	if (ok < 0)
-		return ok;
-	if (!ok)
+	struct store_sms_facts facts;
+	int fr = store_sms_facts(tx, r->tenant_id, r->from, r->to, &facts);
+	if (fr < 0)
+		return fr;
+	if (!facts.sender_ok)
 		return refuse(w, 400, "from_not_owned",
 			      alnum ? "this sender id is not approved for the account"
 				    : "from is not a number of this account",
@@ -78,10 +79,7 @@ int messaging_sms_check_tx(struct store_tx *tx, const struct sms_request *r,
 			      "body exceeds 1,600 characters or 10 segments", "body");
 	if (pr < 0)
 		return refuse(w, 400, "invalid_body", "body is not valid UTF-8 text", "body");
-	int out = store_optout_check(tx, r->tenant_id, r->from, r->to);
-	if (out < 0)
-		return out;
-	if (out)
+	if (facts.opted_out)
 		return refuse(
 		    w, 400, "recipient_opted_out",
 		    "the recipient replied STOP to this sender; they must reply START first", "to");
@@ -91,11 +89,40 @@ int messaging_sms_check_tx(struct store_tx *tx, const struct sms_request *r,
 			return refuse(w, 400, "invalid_url", why ? why : "url not allowed",
 				      "status_callback");
 	}
-	int64_t cost = route_cost(tx, r->tenant_id, "sms", r->to);
+	int64_t cost = r->prices ? -1 : route_cost(tx, r->tenant_id, "sms", r->to);
 	id_new("SM", ret->id);
 	ret->encoding = plan.coding == SMS_GSM7 ? "GSM-7" : "UCS-2";
 	ret->segments = plan.segments;
 	ret->price_micros = cost >= 0 ? cost * plan.segments : -1;
+	ret->routing_gen = facts.routing_gen;
+	return 0;
+}
+
+struct price_ctx {
+	const struct sms_request *r;
+	int64_t cost;
+};
+
+static int price_fn(struct store_tx *tx, void *arg)
+{
+	struct price_ctx *p = arg;
+	p->cost = route_cost(tx, p->r->tenant_id, "sms", p->r->to);
+	return 0;
+}
+
+int messaging_sms_price(struct store *st, const struct sms_request *r, struct sms_accepted *acc)
+{
+	struct price_ctx p = {r, -1};
+	if (!r->prices)
+		return 0; /* priced by the check */
+	if (price_cache_cost(r->prices, acc->routing_gen, r->tenant_id, "sms", r->to, &p.cost) <
+	    0) {
+		/* the copy could not be made (no memory, decks changing under every try) */
+		int e = store_tx(st, NULL, STORE_READ, price_fn, &p); /* operator decks: system */
+		if (e < 0)
+			return e;
+	}
+	acc->price_micros = p.cost >= 0 ? p.cost * acc->segments : -1;
 	return 0;
 }
 
@@ -360,10 +387,10 @@ int messaging_provider_check(const char *kind, const json_t *c, bool allow_priva
 {
 	if (!json_is_object(c))
 		return refuse(w, 400, "invalid_field", "config must be an object", "config");
-	static const char *const known[] = {"host",	   "port",	 "system_id",	"password",
-					    "system_type", "window",	 "tps",		"binds",
-					    "base_url",	   "account",	 "token",	"tls",
-					    "username",	   "timeout_ms", "verify_peer", NULL};
+	static const char *const known[] = {
+	    "host",	"port",	      "system_id",   "password", "system_type", "window",
+	    "tps",	"binds",      "base_url",    "account",	 "token",	"tls",
+	    "username", "timeout_ms", "verify_peer", "bind",	 NULL};
 	const char *k;
 	json_t *v;
 	json_object_foreach ((json_t *)c, k, v) {
@@ -382,8 +409,14 @@ int messaging_provider_check(const char *kind, const json_t *c, bool allow_priva
 		    (r = cfg_str(c, "system_type", false, 12, w)) < 0 ||
 		    (r = cfg_int(c, "window", false, 1, 1000, w)) < 0 ||
 		    (r = cfg_int(c, "tps", false, 0, 100000, w)) < 0 ||
-		    (r = cfg_int(c, "binds", false, 1, 16, w)) < 0)
+		    (r = cfg_int(c, "binds", false, 1, 16, w)) < 0 ||
+		    (r = cfg_str(c, "bind", false, 16, w)) < 0)
 			return r;
+		const char *bind = json_string_value(json_object_get(c, "bind"));
+		if (bind && strcmp(bind, "transceiver") && strcmp(bind, "pair"))
+			return refuse(w, 400, "invalid_field",
+				      "transceiver, or pair (a transmitter and a receiver)",
+				      "bind");
 	} else if (!strcmp(kind, "twilio") || !strcmp(kind, "telnyx")) {
 		if ((r = cfg_str(c, "base_url", true, 2048, w)) < 0 ||
 		    (r = cfg_str(c, "account", !strcmp(kind, "twilio"), 64, w)) < 0 ||

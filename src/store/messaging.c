@@ -112,6 +112,30 @@ int store_sender_allowed(struct store_tx *tx, const char *tenant_id, const char 
 	return r;
 }
 
+int store_sms_facts(struct store_tx *tx, const char *tenant_id, const char *from, const char *to,
+		    struct store_sms_facts *ret)
+{
+	json_t *row;
+	int r = stx_query_one(
+	    tx, &row,
+	    "SELECT (SELECT gen FROM routing_gen WHERE id = 1) AS gen, "
+	    "CASE WHEN EXISTS (SELECT 1 FROM phone_numbers WHERE tenant_id = ? AND number = ?) "
+	    "OR EXISTS (SELECT 1 FROM sender_ids WHERE tenant_id = ? AND sender = ?) "
+	    "THEN 1 ELSE 0 END AS sender_ok, "
+	    "CASE WHEN EXISTS (SELECT 1 FROM opt_outs WHERE tenant_id = ? AND sender = ? AND "
+	    "recipient = ?) THEN 1 ELSE 0 END AS opted_out",
+	    "sssssss", tenant_id, from, tenant_id, from, tenant_id, from, to);
+	if (r < 0)
+		return r;
+	*ret = (struct store_sms_facts){
+	    .routing_gen = json_integer_value(json_object_get(row, "gen")),
+	    .sender_ok = json_integer_value(json_object_get(row, "sender_ok")) != 0,
+	    .opted_out = json_integer_value(json_object_get(row, "opted_out")) != 0,
+	};
+	json_decref(row);
+	return 0;
+}
+
 /* ---- providers and rates ---- */
 
 int store_provider_insert(struct store_tx *tx, const struct store_provider *p)
@@ -235,7 +259,60 @@ int store_rates_list(struct store_tx *tx, const char *provider_id, json_t **ret)
 	    "s", provider_id);
 }
 
-enum { ROUTE_PREFIXES = 16 }; /* "" and every leading part of an E.164 number (15 digits) */
+enum { ROUTE_PREFIXES = 16 }; /* every leading part of an E.164 number (15 digits), and "" */
+
+/* "(SELECT cost_micros ... prefix = ?), " once per prefix, longest first: COALESCE stops at
+   the first that has a rate, so a lookup is a few probes of the rates' key, with no
+   temporary table (an IN list would build one per provider) and nothing sorted */
+#define RATE_PROBE                                                                                 \
+	"(SELECT r.cost_micros FROM provider_rates r WHERE r.provider_id = p.id AND r.prefix = ?)"
+#define RATE_PROBE4 RATE_PROBE ", " RATE_PROBE ", " RATE_PROBE ", " RATE_PROBE
+
+/* ORs, not IN: a constant IN list is a temporary index built at every run */
+static const char *kinds_of(const char *channel)
+{
+	return !strcmp(channel, "email")
+		   ? "p.kind = 'smtp'"
+		   : "(p.kind = 'smpp' OR p.kind = 'twilio' OR p.kind = 'telnyx')";
+}
+
+int store_routing_gen(struct store_tx *tx, int64_t *ret)
+{
+	json_t *row;
+	int r = stx_query_one(tx, &row, "SELECT gen FROM routing_gen WHERE id = 1", "");
+	if (r < 0)
+		return r;
+	*ret = json_integer_value(json_object_get(row, "gen"));
+	json_decref(row);
+	return 0;
+}
+
+int store_routes_own(struct store_tx *tx, const char *tenant_id, const char *channel)
+{
+	json_t *rows;
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+		 "SELECT 1 AS x FROM messaging_providers p WHERE p.tenant_id = ? AND p.enabled = 1 "
+		 "AND %s LIMIT 1",
+		 kinds_of(channel));
+	int r = stx_query(tx, &rows, sql, "s", tenant_id);
+	if (r < 0)
+		return r;
+	r = json_array_size(rows) > 0;
+	json_decref(rows);
+	return r;
+}
+
+int store_route_rates(struct store_tx *tx, const char *owner, const char *channel, json_t **ret)
+{
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+		 "SELECT r.provider_id, r.prefix, r.cost_micros FROM messaging_providers p JOIN "
+		 "provider_rates r ON r.provider_id = p.id WHERE %s AND p.enabled = 1 AND %s "
+		 "ORDER BY p.id",
+		 owner ? "p.tenant_id = ?" : "p.tenant_id IS NULL", kinds_of(channel));
+	return owner ? stx_query(tx, ret, sql, "s", owner) : stx_query(tx, ret, sql, "");
+}
 
 int store_routes(struct store_tx *tx, const char *tenant_id, const char *channel, const char *dest,
 		 json_t **ret)
@@ -243,42 +320,27 @@ int store_routes(struct store_tx *tx, const char *tenant_id, const char *channel
 	/* the tenant's own providers when it has any enabled for the channel, else the
 	   operator's; each with the cost of its longest prefix matching dest (NULL: no rate).
 	   Every step is an index probe and nothing is sorted: the owner's providers come in id
-	   order from (tenant_id, id); the prefixes of dest are looked up in the rates' key, and
-	   of those found the greatest is the longest (all are prefixes of one string). */
-	const char *kinds = !strcmp(channel, "email") ? "('smtp')" : "('smpp', 'twilio', 'telnyx')";
-	char sql[1024];
-	bool own = false;
-	if (tenant_id) {
-		json_t *rows;
-		snprintf(
-		    sql, sizeof(sql),
-		    "SELECT 1 AS x FROM messaging_providers WHERE tenant_id = ? AND enabled = 1 "
-		    "AND kind IN %s LIMIT 1",
-		    kinds);
-		int r = stx_query(tx, &rows, sql, "s", tenant_id);
-		if (r < 0)
-			return r;
-		own = json_array_size(rows) > 0;
-		json_decref(rows);
-	}
-	snprintf(
-	    sql, sizeof(sql),
-	    "SELECT p.id, p.tenant_id, p.kind, p.config, p.priority, p.weight, p.health, "
-	    "(SELECT r.cost_micros FROM provider_rates r WHERE r.provider_id = p.id AND "
-	    "r.prefix = (SELECT MAX(m.prefix) FROM provider_rates m WHERE m.provider_id = p.id "
-	    "AND m.prefix IN (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))) AS cost_micros "
-	    "FROM messaging_providers p WHERE %s AND p.enabled = 1 AND p.kind IN %s "
-	    "ORDER BY p.id",
-	    own ? "p.tenant_id = ?" : "p.tenant_id IS NULL", kinds);
+	   order from (tenant_id, id). */
+	int own = tenant_id ? store_routes_own(tx, tenant_id, channel) : 0;
+	if (own < 0)
+		return own;
+	char sql[2048];
+	snprintf(sql, sizeof(sql),
+		 "SELECT p.id, p.tenant_id, p.kind, p.config, p.priority, p.weight, p.health, "
+		 "COALESCE(" RATE_PROBE4 ", " RATE_PROBE4 ", " RATE_PROBE4 ", " RATE_PROBE4
+		 ") AS cost_micros "
+		 "FROM messaging_providers p WHERE %s AND p.enabled = 1 AND %s ORDER BY p.id",
+		 own ? "p.tenant_id = ?" : "p.tenant_id IS NULL", kinds_of(channel));
 	const char *d = dest ? (dest[0] == '+' ? dest + 1 : dest) : ""; /* prefixes are digits */
 	char pre[ROUTE_PREFIXES][ROUTE_PREFIXES];
 	struct store_val v[ROUTE_PREFIXES + 1];
 	size_t n = strlen(d);
 	for (size_t i = 0; i < ROUTE_PREFIXES; i++) {
+		size_t len = ROUTE_PREFIXES - 1 - i; /* parameter i: the prefix of this length */
 		v[i] = (struct store_val){SV_NULL, NULL, 0};
-		if (i <= n) {
-			memcpy(pre[i], d, i);
-			pre[i][i] = '\0';
+		if (len <= n) {
+			memcpy(pre[i], d, len);
+			pre[i][len] = '\0';
 			v[i] = (struct store_val){SV_TEXT, pre[i], 0};
 		}
 	}

@@ -264,6 +264,14 @@ int store_sender_insert(struct store_tx *tx, const char *id, const char *tenant_
 			const char *sender);
 /* 1 if from is one of the tenant's numbers or approved sender ids, else 0. */
 int store_sender_allowed(struct store_tx *tx, const char *tenant_id, const char *from);
+/* What an SMS's acceptance checks read, in one statement: the routing generation, whether
+   from is the tenant's (number or approved sender id), whether to opted out from it. */
+struct store_sms_facts {
+	int64_t routing_gen;
+	bool sender_ok, opted_out;
+};
+int store_sms_facts(struct store_tx *tx, const char *tenant_id, const char *from, const char *to,
+		    struct store_sms_facts *ret);
 
 /* messaging providers; tenant_id NULL = operator-wide */
 struct store_provider {
@@ -292,6 +300,15 @@ int store_rates_list(struct store_tx *tx, const char *provider_id, json_t **ret)
    config, priority, weight, health, cost_micros (longest matching prefix, or null)}. */
 int store_routes(struct store_tx *tx, const char *tenant_id, const char *channel, const char *dest,
 		 json_t **ret);
+/* The routing generation: raised by every change to providers (but their health) or rates
+   (migration 0005's triggers), so an in-memory copy of the decks knows it is stale. */
+int store_routing_gen(struct store_tx *tx, int64_t *ret);
+/* 1 if the tenant has enabled providers of its own for channel (its messages use only
+   those), 0 if it uses the operator's. */
+int store_routes_own(struct store_tx *tx, const char *tenant_id, const char *channel);
+/* The rate rows {provider_id, prefix, cost_micros} of the enabled providers for channel of
+   owner (a tenant, or NULL: the operator), in provider order. */
+int store_route_rates(struct store_tx *tx, const char *owner, const char *channel, json_t **ret);
 
 /* SMS messages */
 struct store_message {

@@ -138,7 +138,7 @@ int webhooks_emit_tx(struct bus *bus, struct store_tx *tx, const char *tenant_id
 	char id[ID_LEN + 1];
 	id_new("EV", id);
 	uint64_t now = time_now_us();
-	char *dtext = json_dumps(data, JSON_COMPACT);
+	char *dtext = json_serialize(data, JSON_COMPACT, NULL);
 	int r = store_event_insert(tx, tenant_id, id, type, dtext, now);
 	free(dtext);
 	if (r < 0)

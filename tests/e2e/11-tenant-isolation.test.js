@@ -113,8 +113,17 @@ function isolationSuite(backend) {
 			});
 			h.expectStatus(mp, 201, "B's provider");
 			bRes['messaging-providers'] = mp.body.id;
+			// an operator deck (B's own provider is disabled): the price at acceptance is read in
+			// system scope, since the operator's rows are not B's (row-level security on PG)
+			const op = await srv.req('POST', '/v1/admin/messaging-providers', {
+				token: admin,
+				json: { name: 'op smsc', kind: 'smpp', config: { host: '127.0.0.1', port: 9, system_id: 'op', password: 'oppw' } },
+			});
+			h.expectStatus(op, 201, 'operator provider');
+			h.expectStatus(await srv.req('PUT', `/v1/admin/messaging-providers/${op.body.id}/rates`, { token: admin, json: { csv: 'prefix,cost\n1,0.0030\n1555111,0.0020\n' } }), 200);
 			const msg = await srv.req('POST', '/v1/messages', { token: B.token, json: { from: num.body.number, to: '+15551110000', body: 'B secret text' } });
 			h.expectStatus(msg, 201, "B's message");
+			assert.equal(msg.body.price, 0.002, `priced from the operator's deck on ${backend}`);
 			bRes.messages = msg.body.id;
 			const tpl = await srv.req('POST', '/v1/email-templates', { token: B.token, json: { name: 'b', subject: 'B subject', text: 'B' } });
 			h.expectStatus(tpl, 201, "B's template");

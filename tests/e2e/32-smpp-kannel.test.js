@@ -4,7 +4,9 @@
 // client binds a transmitter + receiver pair: binds, submit_sm acknowledged (with Kannel's
 // empty message ids), MO deliver_sm and Kannel's enquire_link answered (sequence 0
 // included), the client's own enquire_link on both binds, unbind. And the transceiver bind
-// Kannel leaves unanswered: bind timeout, retried, never reported bound.
+// Kannel leaves unanswered: bind timeout, retried, never reported bound. And through
+// `irisx serve`: a provider with "bind": "pair" sends messages through drive_smpp (each
+// part filed under an id of ours, Kannel's being empty) and answers its MO.
 // Skipped when drive_smpp is not installed (apt-get install kannel-extras; scripts/deps.sh).
 'use strict';
 
@@ -14,7 +16,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 const readline = require('node:readline');
 const { spawn } = require('node:child_process');
-const { BIN } = require('./lib/harness');
+const h = require('./lib/harness');
+const { BIN } = h;
 const { DRIVE_SMPP, startDriveSmpp, closeBoxPort, decodeBody } = require('./lib/kannel');
 
 const DRIVE = process.env.IRISX_SMPP_DRIVE || path.join(path.dirname(BIN), 'tests', 'messaging', 'smpp_drive');
@@ -185,4 +188,55 @@ test('bind_transceiver: drive_smpp never answers it; the client times the bind o
 	// bind timeout (400 ms), then reconnects with backoff (drive_smpp is gone by then)
 	assert.ok(k.conns.length >= 2, `retried: ${k.conns.length} connections`);
 	assert.ok(Date.now() - t0 >= 1400, 'waited for the bind the whole timeout');
+});
+
+test('irisx serve, a provider binding a pair: messages sent through drive_smpp, its MO answered', { skip, timeout: 90000 }, async (t) => {
+	const N = 20, M = 10, NUM = '+15550003200';
+	const k = await startDriveSmpp({ mos: M });
+	t.after(() => k.stop());
+	const srv = await h.startServer({ tag: 'kannelserve', admin: true });
+	t.after(() => srv.cleanup());
+	const T = await h.registerTenant(srv, { tag: 'kannelserve' });
+	h.expectStatus(await srv.req('POST', '/v1/admin/messaging-providers', {
+		token: srv.adminToken,
+		json: { name: 'kannel', kind: 'smpp', config: { host: '127.0.0.1', port: k.port, system_id: 'esme1', password: 'pw', bind: 'pair', window: 10 } },
+	}), 201);
+	const bad = await srv.req('POST', '/v1/admin/messaging-providers', {
+		token: srv.adminToken,
+		json: { name: 'x', kind: 'smpp', config: { host: '127.0.0.1', port: 9, system_id: 'x', bind: 'both' } },
+	});
+	assert.equal(h.expectStatus(bad, 400).error.field, 'bind');
+	h.expectStatus(await srv.req('POST', '/v1/admin/phone-numbers', { token: srv.adminToken, json: { number: NUM, tenant_id: T.tenantId } }), 201);
+	const ids = [];
+	for (let i = 0; i < N; i++)
+		ids.push(h.expectStatus(await srv.req('POST', '/v1/messages', { token: T.token, json: { from: NUM, to: `+1555320${String(i).padStart(4, '0')}`, body: `k${i}` } }), 201).id);
+	const deadline = Date.now() + 40000;
+	let st = [];
+	while (Date.now() < deadline) {
+		st = await Promise.all(ids.map(async (id) => h.expectStatus(await srv.req('GET', `/v1/messages/${id}`, { token: T.token }), 200).status));
+		if (st.every((s) => s === 'sent'))
+			break;
+		await h.sleep(250);
+	}
+	assert.deepEqual([...new Set(st)], ['sent'], `every message sent through drive_smpp\n${k.log.slice(-2000)}`);
+	const bindOf = (name) => k.wire.find((p) => p.from === 'esme' && p.name === name);
+	const txBind = bindOf('bind_transmitter'), rxBind = bindOf('bind_receiver');
+	assert.ok(txBind && rxBind, 'the provider bound a transmitter and a receiver');
+	assert.equal(k.wire.filter((p) => p.name === 'bind_transceiver').length, 0);
+	const subs = answered(k, txBind.conn, 'esme', 'submit_sm', 'submit_sm_resp');
+	assert.deepEqual(subs.map((p) => decodeBody(p.cmd, p.body).short_message).sort(), Array.from({ length: N }, (_, i) => `k${i}`).sort());
+	assert.equal(k.pdus(rxBind.conn, 'submit_sm').length, 0, 'nothing submitted on the receiver');
+	// drive_smpp's MO (to "123", a number no tenant has) answered ESME_ROK on the receiver
+	for (let i = 0; i < 100 && k.pdus(rxBind.conn, 'deliver_sm_resp').length < M; i++)
+		await h.sleep(100);
+	assert.equal(answered(k, rxBind.conn, 'smsc', 'deliver_sm', 'deliver_sm_resp').length, M);
+	assert.equal(k.wire.filter((p) => p.name === 'generic_nack').length, 0);
+	const parts = h.sqlite(path.join(srv.dataDir, 'irisx.db'), 'SELECT message_id, provider_message_id FROM message_parts', { json: true });
+	assert.equal(parts.length, N, 'a part row per message, none lost to the empty ids');
+	assert.ok(parts.every((p) => p.provider_message_id === `~${p.message_id}.1`));
+	await srv.stop();
+	const { code } = await exitOf(k, 10000);
+	assert.equal(code, 0, k.log.slice(-3000));
+	assert.match(k.log, new RegExp(`Number of messages sent to SMSC: ${N}\\b`));
+	assert.doesNotMatch(k.log, /PANIC|Unhandled SMPP PDU|PDU unpacking failed/);
 });

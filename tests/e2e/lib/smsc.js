@@ -4,7 +4,9 @@
 //
 // As a program:  node lib/smsc.js [--port 0] [--system-id esme1] [--password pw]
 //                  [--receipt after|before|none] [--receipt-delay-ms 20] [--throttle-first N]
-//                  [--drop-after N] [--garbage-after-bind] [--quiet]
+//                  [--drop-after N] [--garbage-after-bind] [--empty-ids] [--quiet]
+// --empty-ids: every submit_sm_resp has an empty message_id and no receipt follows (what
+// Kannel's drive_smpp answers)
 // prints one JSON line per event on stdout: {"event":"listening","port":P} first, then
 // bind, submit_sm {seq, source_addr, destination_addr, data_coding, esm_class, short_message
 // (hex), message_id, throttled?, dropped?}, deliver_sm_resp, generic_nack, unbind, close.
@@ -20,7 +22,7 @@ const readline = require('node:readline');
 
 function parseArgs(argv) {
 	const o = { port: 0, systemId: 'esme1', password: 'pw', receipt: 'after', receiptDelayMs: 20,
-		throttleFirst: 0, dropAfter: 0, garbageAfterBind: false, quiet: false };
+		throttleFirst: 0, dropAfter: 0, garbageAfterBind: false, emptyIds: false, quiet: false };
 	for (let i = 0; i < argv.length; i++) {
 		const a = argv[i], v = argv[i + 1];
 		if (a === '--port') o.port = Number(v), i++;
@@ -31,6 +33,7 @@ function parseArgs(argv) {
 		else if (a === '--throttle-first') o.throttleFirst = Number(v), i++;
 		else if (a === '--drop-after') o.dropAfter = Number(v), i++;
 		else if (a === '--garbage-after-bind') o.garbageAfterBind = true;
+		else if (a === '--empty-ids') o.emptyIds = true;
 		else if (a === '--quiet') o.quiet = true; // no submit_sm lines (benchmarks)
 		else throw new Error(`smsc: unknown option ${a}`);
 	}
@@ -100,14 +103,14 @@ function runServer(o) {
 				s.send(p.response({ command_status: smpp.ESME_RTHROTTLED }));
 				return;
 			}
-			const id = 'm' + (nextId++).toString(16).padStart(8, '0');
+			const id = o.emptyIds ? '' : 'm' + (nextId++).toString(16).padStart(8, '0');
 			rec.message_id = id;
 			if (!o.quiet) log(rec);
 			const receipt = () => s.deliver_sm({ source_addr: p.destination_addr, destination_addr: p.source_addr,
 				esm_class: smpp.ESM_CLASS.MC_DELIVERY_RECEIPT, receipted_message_id: id,
 				message_state: smpp.MESSAGE_STATE.DELIVERED,
 				short_message: `id:${id} sub:001 dlvrd:001 submit date:2501011200 done date:2501011200 stat:DELIVRD err:000 text:` });
-			const want = p.registered_delivery & 1 && o.receipt !== 'none';
+			const want = p.registered_delivery & 1 && o.receipt !== 'none' && !o.emptyIds;
 			if (want && o.receipt === 'before') receipt();
 			s.send(p.response({ message_id: id }));
 			if (want && o.receipt === 'after') setTimeout(receipt, o.receiptDelayMs);

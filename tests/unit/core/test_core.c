@@ -858,9 +858,36 @@ static void test_form(void)
 	buf_free(&b);
 }
 
+/* json_serialize: the same text as json_dumps, below and above its first 1 KiB buffer */
+static void test_json_serialize(void)
+{
+	for (size_t n = 0; n < 3000; n += 97) {
+		json_t *o = json_object();
+		char *s = malloc(n + 1);
+		memset(s, 'x', n);
+		s[n] = '\0';
+		json_object_set_new(o, "k\u00e9y\"", json_string(s));
+		json_object_set_new(o, "n", json_integer((json_int_t)n));
+		json_object_set_new(o, "p", json_real(0.0045));
+		char *want = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		size_t len = 0;
+		char *got = json_serialize(o, JSON_COMPACT | JSON_PRESERVE_ORDER, &len);
+		CHECK(got && want && !strcmp(got, want));
+		CHECK_EQ_INT(len, strlen(want));
+		free(got);
+		free(want);
+		free(s);
+		json_decref(o);
+	}
+	char *t = json_serialize(json_null(), JSON_ENCODE_ANY, NULL);
+	CHECK_STR(t, "null");
+	free(t);
+}
+
 int main(void)
 {
 	clear_irisx_env();
+	test_json_serialize();
 	test_mem();
 	test_time();
 	test_ids();
