@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int test_failures, test_checks;
 #define CHECK(cond)                                                                                \
@@ -41,4 +42,38 @@ static inline int test_done(const char *name)
 		return 1;
 	return test_failures ? 1 : 0;
 }
+
+/* ---- shared fixtures ---- */
+
+/* Unsets every IRISX_* variable, so a setting in the caller's environment can't leak into a
+   test's configuration. */
+static inline void test_clear_irisx_env(void)
+{
+	extern char **environ;
+	char *names[256];
+	size_t n = 0;
+	for (char **e = environ; *e && n < sizeof(names) / sizeof(names[0]); e++) {
+		if (strncmp(*e, "IRISX_", 6) != 0)
+			continue;
+		const char *eq = strchr(*e, '=');
+		names[n++] = strndup(*e, eq ? (size_t)(eq - *e) : strlen(*e));
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsetenv(names[i]);
+		free(names[i]);
+	}
+}
+
+/* Removes a SQLite data directory made by the test: the database, its WAL and shm. */
+static inline void test_remove_db_dir(const char *dir)
+{
+	static const char *const files[] = {"irisx.db", "irisx.db-wal", "irisx.db-shm"};
+	char path[512];
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
 #endif

@@ -51,21 +51,6 @@ static int write_temp(char *path, const char *text)
 }
 
 /* Removes every IRISX_* variable so config tests see only what they set. */
-static void clear_irisx_env(void)
-{
-	char *names[256];
-	size_t n = 0;
-	for (char **e = environ; *e && n < sizeof(names) / sizeof(names[0]); e++) {
-		if (strncmp(*e, "IRISX_", 6) != 0)
-			continue;
-		const char *eq = strchr(*e, '=');
-		names[n++] = mem_strndup(*e, eq ? (size_t)(eq - *e) : strlen(*e));
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsetenv(names[i]);
-		mem_free(names[i]);
-	}
-}
 
 /* ---- memory ---- */
 
@@ -886,7 +871,7 @@ static void test_json_serialize(void)
 
 int main(void)
 {
-	clear_irisx_env();
+	test_clear_irisx_env();
 	test_json_serialize();
 	test_mem();
 	test_time();

@@ -292,17 +292,6 @@ static void test_many(void)
 	CHECK_EQ_INT(wrong, 0);
 }
 
-static void remove_dir(void)
-{
-	static const char *const files[] = {"irisx.db", "irisx.db-wal", "irisx.db-shm"};
-	char path[256];
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
-	}
-	rmdir(dir);
-}
-
 int main(void)
 {
 	setup();
@@ -314,6 +303,6 @@ int main(void)
 	test_many();
 	store_close(app.st);
 	config_free(&cfg);
-	remove_dir();
+	test_remove_db_dir(dir);
 	return test_done("http_write");
 }

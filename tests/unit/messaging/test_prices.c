@@ -305,12 +305,6 @@ int main(void)
 	price_cache_free(pc);
 	store_close(st);
 	config_free(&cfg);
-	static const char *const files[] = {"irisx.db", "irisx.db-wal", "irisx.db-shm"};
-	char path[256];
-	for (size_t i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
-	}
-	rmdir(dir);
+	test_remove_db_dir(dir);
 	return test_done("prices");
 }

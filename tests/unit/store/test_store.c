@@ -59,33 +59,6 @@ static const char *row_str(const json_t *row, const char *key)
 	return json_str(row, key);
 }
 
-static void clear_irisx_env(void)
-{
-	char *names[256];
-	size_t n = 0;
-	for (char **e = environ; *e && n < sizeof(names) / sizeof(names[0]); e++) {
-		if (strncmp(*e, "IRISX_", 6) != 0)
-			continue;
-		const char *eq = strchr(*e, '=');
-		names[n++] = mem_strndup(*e, eq ? (size_t)(eq - *e) : strlen(*e));
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsetenv(names[i]);
-		mem_free(names[i]);
-	}
-}
-
-static void remove_dir(void)
-{
-	static const char *const files[] = {"irisx.db", "irisx.db-wal", "irisx.db-shm"};
-	char path[256];
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
-	}
-	rmdir(dir);
-}
-
 /* ---- open, migrate ---- */
 
 static void test_open_migrate(void)
@@ -1671,7 +1644,7 @@ static void test_reopen(void)
 
 int main(void)
 {
-	clear_irisx_env();
+	test_clear_irisx_env();
 	test_open_migrate();
 	seed();
 	test_tx();
@@ -1693,6 +1666,6 @@ int main(void)
 	CHECK_EQ_INT(tx_read(NULL, unfiltered_lists_fn, NULL), 0);
 	store_close(st);
 	config_free(&cfg);
-	remove_dir();
+	test_remove_db_dir(dir);
 	return test_done("store");
 }

@@ -36,33 +36,6 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static int finished;
 
-static void clear_irisx_env(void)
-{
-	char *names[256];
-	size_t n = 0;
-	for (char **e = environ; *e && n < sizeof(names) / sizeof(names[0]); e++) {
-		if (strncmp(*e, "IRISX_", 6) != 0)
-			continue;
-		const char *eq = strchr(*e, '=');
-		names[n++] = mem_strndup(*e, eq ? (size_t)(eq - *e) : strlen(*e));
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsetenv(names[i]);
-		mem_free(names[i]);
-	}
-}
-
-static void remove_dir(void)
-{
-	static const char *const files[] = {"irisx.db", "irisx.db-wal", "irisx.db-shm"};
-	char path[256];
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
-	}
-	rmdir(dir);
-}
-
 static int insert_tenant_fn(struct store_tx *tx, void *arg)
 {
 	return store_tenant_insert(tx, arg, "t", false);
@@ -402,7 +375,7 @@ static void test_close(void)
 
 int main(void)
 {
-	clear_irisx_env();
+	test_clear_irisx_env();
 	test_open();
 	test_single();
 	test_concurrent();
@@ -411,6 +384,6 @@ int main(void)
 	test_close();
 	store_close(st);
 	config_free(&cfg);
-	remove_dir();
+	test_remove_db_dir(dir);
 	return test_done("store_async");
 }
