@@ -91,7 +91,8 @@ static int send_fn(struct store_tx *tx, void *arg)
 	return http_reply(c->req, 201, json_incref(c->body));
 }
 
-/* After the write (on the writer thread when it was queued): what the request held. */
+/* After the write (on the store's completion thread when it was queued): what the request
+   held. */
 static int sent(struct http_req *req, void *arg, int r)
 {
 	struct mctx *c = arg;

@@ -163,16 +163,17 @@ json_t *http_page(json_t *rows, int limit, json_t *(*present)(json_t *row));
    and fn not run). Returns fn's result or a store error. */
 int http_write(struct http_req *req, const char *tenant_id, store_tx_fn *fn, void *arg);
 /* What a handler does once its write is over: r is what http_write returned; returns the
-   handler's result. Runs on the store's writer thread when the write was queued. */
+   handler's result. Runs on the store's completion thread when the write was queued. */
 typedef int(http_after_cb)(struct http_req *req, void *arg, int r);
 /* http_write, then after(req, after_arg, r), without holding the server's thread while the
    write commits: when the server can answer later (req->resume set), the transaction is
    queued, req->pending set and 0 returned at once; the handler returns that and touches
    neither req nor fn's argument again. When the transaction is over, after runs (on the
-   writer thread: quick, no waiting for another write), the request is concluded as
+   store's completion thread: quick, no waiting for another write), the request is concluded as
    http_dispatch would have, and the server answers. Otherwise (a thread per connection,
    tests, a store closing) http_write and after run now and after's result is returned.
-   One per request. */
+   fn must be replayable (STORE_REPLAY: it may run again after a rollback, setting the
+   response and its outputs afresh). One per request. */
 int http_write_async(struct http_req *req, const char *tenant_id, store_tx_fn *fn, void *arg,
 		     http_after_cb *after, void *after_arg);
 /* Writes the audit entry for req now (outside any handler transaction). */

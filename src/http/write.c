@@ -135,15 +135,21 @@ static int write_result(struct write_ctx *w, int r)
 	return r < 0 ? r : 0;
 }
 
-int http_write(struct http_req *req, const char *tenant_id, store_tx_fn *fn, void *arg)
+static int write_now(struct http_req *req, const char *tenant_id, int flags, store_tx_fn *fn,
+		     void *arg)
 {
 	struct write_ctx w = {.req = req, .fn = fn, .arg = arg, .tenant_id = tenant_id};
 	if (!tenant_id)
 		req->idem_key = NULL; /* keys are scoped to a tenant */
-	return write_result(&w, store_tx(req->app->st, tenant_id, STORE_WRITE, write_fn, &w));
+	return write_result(&w, store_tx(req->app->st, tenant_id, flags, write_fn, &w));
 }
 
-/* On the writer thread (or at once without one): the rest of http_write, the handler's
+int http_write(struct http_req *req, const char *tenant_id, store_tx_fn *fn, void *arg)
+{
+	return write_now(req, tenant_id, STORE_WRITE, fn, arg);
+}
+
+/* On the store's completion thread (or at once without one): the rest of http_write, the handler's
    after, then the request is concluded and handed back to the server. */
 static void write_done(void *arg, int result)
 {
@@ -165,14 +171,14 @@ int http_write_async(struct http_req *req, const char *tenant_id, store_tx_fn *f
 		if (!tenant_id)
 			req->idem_key = NULL;
 		req->pending = true;
-		if (store_tx_async(req->app->st, tenant_id, STORE_WRITE, write_fn, w, write_done,
-				   w) == 0)
+		if (store_tx_async(req->app->st, tenant_id, STORE_WRITE | STORE_REPLAY, write_fn, w,
+				   write_done, w) == 0)
 			return 0;
 		req->pending = false;
 		mem_free(w);
 	}
 	/* no server to hand it back to, or the store refused to queue it */
-	int r = http_write(req, tenant_id, fn, arg);
+	int r = write_now(req, tenant_id, STORE_WRITE | STORE_REPLAY, fn, arg);
 	return after ? after(req, after_arg, r) : r;
 }
 
@@ -208,7 +214,8 @@ int http_audit_async(struct http_req *req, const char *tenant_id, const char *ac
 {
 	struct audit_ctx *a = mem_zalloc(sizeof(*a));
 	*a = (struct audit_ctx){req, tenant_id, actor_id};
-	int r = store_tx_async(req->app->st, tenant_id, STORE_WRITE, audit_fn, a, audit_done, a);
+	int r = store_tx_async(req->app->st, tenant_id, STORE_WRITE | STORE_REPLAY, audit_fn, a,
+			       audit_done, a);
 	if (r < 0)
 		mem_free(a);
 	return r;

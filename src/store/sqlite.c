@@ -1,6 +1,7 @@
 /* sqlite.c: SQLite backend. WAL + synchronous=FULL; one writer thread group-commits queued
-   write transactions (one fsync per batch, a savepoint per job), waking each caller or
-   calling its completion (store_tx_async); a pool of query_only readers serves reads. */
+   write transactions (one fsync per batch; a savepoint per job, or per run of jobs flagged
+   STORE_REPLAY), waking each caller or calling its completion (store_tx_async); a pool of
+   query_only readers serves reads. */
 #include <pthread.h>
 #include <semaphore.h>
 #include <sqlite3.h>
@@ -43,6 +44,13 @@ struct sq {
 	pthread_mutex_t lock;
 	pthread_cond_t work;
 	struct sq_job *head, *tail;
+	/* completions (store_tx_async) run on their own thread, off the writer's path: the
+	   writer hands each committed batch's over and begins the next */
+	pthread_t done_thread;
+	bool done_started, done_stop;
+	pthread_mutex_t done_lock;
+	pthread_cond_t done_wake;
+	struct sq_job *done_head, *done_tail;
 	struct sq_conn readers[READERS];
 	bool reader_busy[READERS];
 	int nreaders; /* opened so far */
@@ -250,32 +258,86 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 
 /* ---- writer thread: group commit ---- */
 
+/* One job in a savepoint of its own: a failure rolls back only what it did. */
+static void run_job(struct sq *s, struct store_tx *tx, struct sq_job *j)
+{
+	tx->tenant_id = j->tenant_id;
+	tx->flags = j->flags;
+	simple(&s->writer, "SAVEPOINT job");
+	j->result = j->fn(tx, j->arg);
+	if (j->result < 0)
+		simple(&s->writer, "ROLLBACK TO job");
+	simple(&s->writer, "RELEASE job");
+}
+
+/* Jobs flagged STORE_REPLAY run in runs without a savepoint per job (which copies every
+   page the job touches): a run that starts the batch has none at all, a later run one
+   ("seg"). A job that fails having changed rows rolls its run back (the whole transaction
+   for the first run, begun again), and the run is done again up to it with a savepoint per
+   job; a job that fails having changed nothing (a refusal) needs nothing undone. */
 static void run_batch(struct store *st, struct sq *s, struct sq_job *jobs)
 {
 	struct store_tx tx = {.st = st, .conn = &s->writer};
 	int rc = simple(&s->writer, "BEGIN IMMEDIATE");
+	struct sq_job *run = NULL; /* the first job of the open run */
+	bool seg = false;	   /* the open run has its savepoint (it did not start the batch) */
 	for (struct sq_job *j = jobs; j; j = j->next) {
 		if (rc != SQLITE_OK) {
 			j->result = map_rc(st, rc & 0xff, rc);
 			continue;
 		}
+		if (!(j->flags & STORE_REPLAY)) {
+			if (seg)
+				simple(&s->writer, "RELEASE seg");
+			run = NULL;
+			seg = false;
+			run_job(s, &tx, j);
+			continue;
+		}
+		if (!run) {
+			if (j != jobs && simple(&s->writer, "SAVEPOINT seg") != SQLITE_OK) {
+				run_job(s, &tx, j);
+				continue;
+			}
+			run = j;
+			seg = j != jobs;
+		}
 		tx.tenant_id = j->tenant_id;
 		tx.flags = j->flags;
-		simple(&s->writer, "SAVEPOINT job");
+		int64_t before = sqlite3_total_changes64(s->writer.db);
 		j->result = j->fn(&tx, j->arg);
-		if (j->result < 0)
-			simple(&s->writer, "ROLLBACK TO job");
-		simple(&s->writer, "RELEASE job");
+		if (j->result >= 0 || sqlite3_total_changes64(s->writer.db) == before)
+			continue;
+		if (seg) {
+			simple(&s->writer, "ROLLBACK TO seg");
+			simple(&s->writer, "RELEASE seg");
+		} else {
+			simple(&s->writer, "ROLLBACK");
+			rc = simple(&s->writer, "BEGIN IMMEDIATE");
+		}
+		for (struct sq_job *k = run;; k = k->next) {
+			if (rc == SQLITE_OK)
+				run_job(s, &tx, k);
+			else
+				k->result = map_rc(st, rc & 0xff, rc);
+			if (k == j)
+				break;
+		}
+		run = NULL;
+		seg = false;
 	}
+	if (seg)
+		simple(&s->writer, "RELEASE seg");
 	if (rc != SQLITE_OK)
 		return;
 	rc = simple(&s->writer, "COMMIT");
 	if (rc == SQLITE_OK) {
 		/* readers that never pause starve the WAL of a reset and it grows without bound
 		   (and so does every lookup in it); past 16 MiB the writer, between batches,
-		   truncates it: the checkpointer has already copied nearly all of it back */
+		   restarts it: the checkpointer has already copied nearly all of it back. The
+		   file keeps its size, so new frames overwrite blocks instead of allocating. */
 		if (s->wal_frames > 4096) {
-			sqlite3_wal_checkpoint_v2(s->writer.db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+			sqlite3_wal_checkpoint_v2(s->writer.db, NULL, SQLITE_CHECKPOINT_RESTART,
 						  NULL, NULL);
 			s->wal_frames = 0;
 		}
@@ -288,15 +350,58 @@ static void run_batch(struct store *st, struct sq *s, struct sq_job *jobs)
 			j->result = err; /* nothing of the batch was acknowledged */
 }
 
-/* The batch is over for j: its caller wakes, or its completion runs (j is gone after). */
-static void job_finished(struct sq_job *j)
+/* The batch is over: its waiting callers wake at once, its completions are handed to the
+   completion thread, in queue order. */
+static void batch_finished(struct sq *s, struct sq_job *jobs)
 {
-	if (!j->done) {
-		sem_post(&j->done_sem);
-		return;
+	struct sq_job *head = NULL, *last = NULL;
+	for (struct sq_job *j = jobs, *nx; j; j = nx) {
+		nx = j->next; /* j is gone once posted */
+		if (!j->done) {
+			sem_post(&j->done_sem);
+			continue;
+		}
+		j->next = NULL;
+		if (last)
+			last->next = j;
+		else
+			head = j;
+		last = j;
 	}
-	j->done(j->done_arg, j->result);
-	mem_free(j);
+	if (!head)
+		return;
+	pthread_mutex_lock(&s->done_lock);
+	if (s->done_tail)
+		s->done_tail->next = head;
+	else
+		s->done_head = head;
+	s->done_tail = last;
+	pthread_cond_signal(&s->done_wake);
+	pthread_mutex_unlock(&s->done_lock);
+}
+
+static void *done_main(void *arg)
+{
+	struct sq *s = arg;
+	pthread_setname_np(pthread_self(), "sq-done");
+	pthread_mutex_lock(&s->done_lock);
+	for (;;) {
+		while (!s->done_head && !s->done_stop)
+			pthread_cond_wait(&s->done_wake, &s->done_lock);
+		struct sq_job *j = s->done_head;
+		if (!j)
+			break; /* stopping, and nothing left */
+		s->done_head = s->done_tail = NULL;
+		pthread_mutex_unlock(&s->done_lock);
+		for (struct sq_job *nx; j; j = nx) {
+			nx = j->next;
+			j->done(j->done_arg, j->result);
+			mem_free(j);
+		}
+		pthread_mutex_lock(&s->done_lock);
+	}
+	pthread_mutex_unlock(&s->done_lock);
+	return NULL;
 }
 
 static void *writer_main(void *arg)
@@ -319,10 +424,7 @@ static void *writer_main(void *arg)
 		last->next = NULL;
 		pthread_mutex_unlock(&s->lock);
 		run_batch(st, s, batch);
-		for (struct sq_job *j = batch, *nx; j; j = nx) {
-			nx = j->next; /* j is gone once finished */
-			job_finished(j);
-		}
+		batch_finished(s, batch);
 		pthread_mutex_lock(&s->lock);
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -350,8 +452,9 @@ static int enqueue(struct sq *s, struct sq_job *job)
 static int run_write(struct store *st, const char *tenant_id, int flags, store_tx_fn *fn, void *arg)
 {
 	struct sq *s = st->impl;
-	if (pthread_equal(pthread_self(), s->thread))
-		return -EDEADLK; /* a completion waiting for the thread it runs on */
+	if (pthread_equal(pthread_self(), s->thread) ||
+	    (s->done_started && pthread_equal(pthread_self(), s->done_thread)))
+		return -EDEADLK; /* a write job, or a completion, waiting for a write */
 	struct sq_job job = {.tenant_id = tenant_id, .flags = flags, .fn = fn, .arg = arg};
 	sem_init(&job.done_sem, 0, 0);
 	int r = enqueue(s, &job);
@@ -482,10 +585,17 @@ static void sq_close(struct store *st)
 		pthread_mutex_unlock(&s->lock);
 		pthread_join(s->thread, NULL);
 	}
+	if (s->done_started) { /* after the writer: every completion it handed over runs */
+		pthread_mutex_lock(&s->done_lock);
+		s->done_stop = true;
+		pthread_cond_signal(&s->done_wake);
+		pthread_mutex_unlock(&s->done_lock);
+		pthread_join(s->done_thread, NULL);
+	}
 	if (s->ckpt_started)
 		pthread_join(s->ckpt_thread, NULL);
 	if (s->ckpt.db)
-		sqlite3_wal_checkpoint_v2(s->ckpt.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		sqlite3_wal_checkpoint_v2(s->ckpt.db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
 	conn_close(&s->ckpt);
 	conn_close(&s->writer);
 	for (int i = 0; i < READERS; i++)
@@ -505,11 +615,17 @@ static int sq_open(struct store *st)
 	pthread_mutex_init(&s->rlock, NULL);
 	pthread_cond_init(&s->rfree, NULL);
 	pthread_cond_init(&s->ckpt_wake, NULL);
+	pthread_mutex_init(&s->done_lock, NULL);
+	pthread_cond_init(&s->done_wake, NULL);
 	int r = conn_open(s, &s->writer, false);
 	if (r == 0)
 		sqlite3_wal_hook(s->writer.db, wal_hook, s);
 	if (r == 0)
 		r = conn_open(s, &s->ckpt, false);
+	if (r == 0 && pthread_create(&s->done_thread, NULL, done_main, s) == 0)
+		s->done_started = true;
+	else
+		r = r ? r : -EIO;
 	if (r == 0 && pthread_create(&s->thread, NULL, writer_main, st) == 0)
 		s->thread_started = true;
 	else

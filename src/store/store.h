@@ -20,6 +20,11 @@ enum store_flags {
 	STORE_READ = 0,
 	STORE_WRITE = 1,   /* SQLite: queued to the writer thread and group-committed */
 	STORE_MIGRATE = 2, /* PostgreSQL: runs on the owner (migration) connection */
+	/* with STORE_WRITE: fn may run again from the start after what it did was rolled back,
+	   and leaves arg as if it had run once (it sets its outputs, never accumulates them).
+	   SQLite then runs it in its batch without a savepoint of its own (a page copied per
+	   page it touches): only a failure that had changed rows replays its neighbours. */
+	STORE_REPLAY = 4,
 };
 
 /* Opens the backend named by cfg->database_url (empty: SQLite under cfg->data_dir). */
@@ -42,9 +47,10 @@ int store_tx(struct store *st, const char *tenant_id, int flags, store_tx_fn *fn
 /* Called once with a queued transaction's result (what store_tx would have returned). */
 typedef void(store_done_cb)(void *arg, int result);
 /* store_tx that returns once the transaction is queued. done(done_arg, result) follows exactly
-   once; on SQLite it runs on the writer thread after the batch's commit, where it must not
-   wait for another write (store_tx with STORE_WRITE there returns -EDEADLK; queueing one with
-   store_tx_async is fine). Reads, and backends without a writer thread (PostgreSQL), run the
+   once; on SQLite it runs on the store's completion thread after the batch's commit (in
+   queue order, while the writer goes on with the next batch), where it must be quick and
+   must not wait for another write (store_tx with STORE_WRITE there returns -EDEADLK;
+   queueing one with store_tx_async is fine). Reads, and backends without a writer thread (PostgreSQL), run the
    transaction now and call done before returning. fn and arg stay the caller's until done.
    Returns 0, or a negative errno (-EBUSY: the store is closing) and then done is never
    called. */

@@ -1,6 +1,8 @@
 /* test_store_async.c: store_tx_async on the SQLite backend: every completion called exactly
-   once with its own result, a failing job rolled back alone inside its batch, completions on
-   the writer thread (which may queue more but not wait), and queued jobs finished at close. */
+   once with its own result, a failing job rolled back alone inside its batch (also among jobs
+   flagged STORE_REPLAY, which share a savepoint), completions on the store's completion
+   thread, not the writer's (they may queue more but not wait), and queued jobs finished at
+   close. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,8 +27,12 @@ static char existing[ID_LEN + 1]; /* a tenant every kind-2 job collides with */
 
 /* One queued transaction and what its completion saw. */
 struct ajob {
-	int kind; /* 0 commits, 1 fn fails after inserting, 2 unique violation after inserting */
+	/* 0 commits, 1 fn fails after inserting, 2 unique violation after inserting, 3 fn fails
+	   before writing anything */
+	int kind;
 	char id[ID_LEN + 1];
+	atomic_int runs; /* of ajob_fn */
+	pthread_t fn_thread; /* the one fn ran on (the writer, for a write) */
 	int result;
 	atomic_int calls;
 	pthread_t thread; /* the one done ran on */
@@ -58,6 +64,10 @@ static bool tenant_exists(const char *id)
 static int ajob_fn(struct store_tx *tx, void *arg)
 {
 	struct ajob *j = arg;
+	atomic_fetch_add(&j->runs, 1);
+	j->fn_thread = pthread_self();
+	if (j->kind == 3)
+		return -EPERM;
 	int r = store_tenant_insert(tx, j->id, "async", false);
 	if (r < 0)
 		return r;
@@ -98,7 +108,8 @@ static void ajob_init(struct ajob *j, int kind)
 
 static int expected(const struct ajob *j)
 {
-	return j->kind == 0 ? 0 : j->kind == 1 ? -ECANCELED : -EEXIST;
+	static const int results[] = {0, -ECANCELED, -EEXIST, -EPERM};
+	return results[j->kind];
 }
 
 /* Each job's completion came once with its result; only kind 0 left its row. */
@@ -141,8 +152,9 @@ static int seven_fn(struct store_tx *tx, void *arg)
 	return 7;
 }
 
-/* One write and one read: the write's completion comes from the writer thread, after this
-   returned; a read runs at once and completes before store_tx_async returns. */
+/* One write and one read: the write's completion comes from the completion thread (neither
+   this one nor the writer), after this returned; a read runs at once and completes before
+   store_tx_async returns. */
 static void test_single(void)
 {
 	struct ajob j;
@@ -152,6 +164,8 @@ static void test_single(void)
 	wait_finished(1);
 	CHECK_EQ_INT(j.result, 0);
 	CHECK(!pthread_equal(j.thread, pthread_self()));
+	CHECK(!pthread_equal(j.fn_thread, pthread_self()));
+	CHECK(!pthread_equal(j.thread, j.fn_thread));
 	CHECK(tenant_exists(j.id));
 
 	struct ajob r;
@@ -281,6 +295,53 @@ static void test_batch(void)
 	check_jobs(jobs, BATCH_JOBS);
 }
 
+/* A batch of STORE_REPLAY jobs, with plain ones among them: a replayable job that fails
+   having inserted rolls back its run, which is done again (its neighbours' fn runs twice,
+   their rows committed once); one that fails having changed nothing costs no replay; plain
+   jobs run once. The first run starts the transaction (rolled back and begun again), the
+   later ones have a savepoint. */
+static void test_replay(void)
+{
+	/* kind, and whether it is replayable */
+	static const int plan[][2] = {{0, 1}, {0, 1}, {1, 1}, {0, 1}, {0, 0}, {0, 1}, {3, 1},
+				      {0, 1}, {2, 1}, {0, 1}, {1, 0}, {0, 1}, {3, 0}, {0, 1}};
+	enum { N = sizeof(plan) / sizeof(plan[0]) };
+	struct ajob jobs[N];
+	pthread_t blocker;
+	int blocker_result = -1;
+	bl_running = bl_release = false;
+	pthread_create(&blocker, NULL, blocker_main, &blocker_result);
+	pthread_mutex_lock(&bl_lock);
+	while (!bl_running)
+		pthread_cond_wait(&bl_cond, &bl_lock);
+	pthread_mutex_unlock(&bl_lock);
+	finished = 0;
+	for (int i = 0; i < N; i++) {
+		ajob_init(&jobs[i], plan[i][0]);
+		int flags = STORE_WRITE | (plan[i][1] ? STORE_REPLAY : 0);
+		CHECK_EQ_INT(
+		    store_tx_async(st, NULL, flags, ajob_fn, &jobs[i], ajob_done, &jobs[i]), 0);
+	}
+	pthread_mutex_lock(&bl_lock);
+	bl_release = true;
+	pthread_cond_broadcast(&bl_cond);
+	pthread_mutex_unlock(&bl_lock);
+	pthread_join(blocker, NULL);
+	CHECK_EQ_INT(blocker_result, 0);
+	wait_finished(N);
+	check_jobs(jobs, N);
+	/* the first run (jobs 0-2) was replayed, from the transaction's start; so was the run
+	   after the plain job 4 up to the unique violation (5-8); the refusals (6, 12) replayed
+	   nothing; plain jobs ran once */
+	static const int runs[N] = {2, 2, 2, 1, 1, 2, 2, 2, 2, 1, 1, 1, 1, 1};
+	int wrong = 0;
+	for (int i = 0; i < N; i++)
+		if (atomic_load(&jobs[i].runs) != runs[i] && wrong++ < 5)
+			fprintf(stderr, "job %d ran %d times, not %d\n", i,
+				atomic_load(&jobs[i].runs), runs[i]);
+	CHECK_EQ_INT(wrong, 0);
+}
+
 /* ---- completions that write ---- */
 
 struct chain {
@@ -301,8 +362,8 @@ static void chain_done(void *arg, int result)
 	    store_tx_async(st, NULL, STORE_WRITE, ajob_fn, &c->second, ajob_done, &c->second);
 }
 
-/* A completion runs on the writer thread: waiting there for a write would never end
-   (-EDEADLK), reading works and so does queueing the next write. */
+/* A completion must not wait for a write (-EDEADLK: it would hold up every completion
+   behind it); reading works and so does queueing the next write. */
 static void test_chain(void)
 {
 	struct chain c = {0};
@@ -380,6 +441,7 @@ int main(void)
 	test_single();
 	test_concurrent();
 	test_batch();
+	test_replay();
 	test_chain();
 	test_close();
 	store_close(st);
