@@ -9,7 +9,8 @@
 #              worker-only process (roles=worker) on the same database drains the backlog:
 #              sms_split_* counts what it delivered and how fast.
 #   bench/sms.sh            (BENCH_SECONDS=N sets the wrk run, default 10)
-#   BENCH_HTTP_THREADS=N    serve with http.threads = N (the epoll pool; default 0)
+#   BENCH_HTTP_THREADS=N    serve with http.threads = N (0: a thread per connection; default:
+#                           the server's, 2 epoll threads)
 #   BENCH_PHASES="api"      only some of: smpp api split all (default: every one)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

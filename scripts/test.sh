@@ -42,6 +42,11 @@ echo "== end-to-end tests (release build)"
 echo "== end-to-end voice tests (release build, one file at a time)"
 (cd tests/e2e && IRISX_BIN="$PWD/../../build/irisx" node --test --test-concurrency=1 \
   --test-reporter=spec $(ls *.test.js | grep '^[25][0-9]-')) || fail=1
+# the HTTP layer's other mode, a thread per connection (http.threads = 0), on the files that
+# exercise it most: auth and argon2id, idempotency, validation, hostile clients, messaging
+echo "== end-to-end HTTP files with a thread per connection (release build)"
+(cd tests/e2e && IRISX_E2E_HTTP_THREADS=0 IRISX_BIN="$PWD/../../build/irisx" node --test \
+  --test-concurrency=4 --test-reporter=spec $(ls *.test.js | grep -E '^(02|09|12|13|40)-')) || fail=1
 # the webhook files again with every server on NATS JetStream (the bus's other backend)
 echo "== end-to-end webhooks on the NATS JetStream bus (release build)"
 (cd tests/e2e && IRISX_E2E_BUS_URL="$IRISX_TEST_NATS_URL" IRISX_BIN="$PWD/../../build/irisx" \

@@ -26,9 +26,13 @@ static const struct ckey keys[] = {
      "Address and port the API listens on (loopback by default)"},
     {"http.max_connections", C_INT, S(http_max_connections), "4096", 16, 1000000,
      "Concurrent connections accepted before new ones are refused"},
-    {"http.threads", C_INT, S(http_threads), "0", 0, 1024,
-     "0: a thread per connection; N: a pool of N epoll threads, where message and e-mail "
-     "submissions are suspended while they commit (other blocking handlers hold a thread)"},
+    {"http.threads", C_INT, S(http_threads), "2", 0, 1024,
+     "0: a thread per connection; N: a pool of N epoll threads (about one per core) that "
+     "never block: message and e-mail submissions are suspended while they commit, other "
+     "writes and slow handlers run on http.workers"},
+    {"http.workers", C_INT, S(http_workers), "32", 1, 1024,
+     "With http.threads > 0: threads for the handlers that may block (writes waited for, "
+     "password hashing, outbound requests); their requests are suspended meanwhile"},
     {"http.timeout_s", C_INT, S(http_timeout_s), "30", 1, 3600,
      "Idle connection timeout; slow clients are cut off after it"},
     {"http.max_header_bytes", C_INT, S(http_max_header_bytes), "16384", 4096, 1048576,

@@ -85,7 +85,8 @@ void log_redact(char *s);
 struct config {
 	char *http_listen;	    /* http.listen, "127.0.0.1:8080" */
 	int http_max_connections;   /* http.max_connections */
-	int http_threads;	    /* http.threads: 0 = a thread per connection */
+	int http_threads;	    /* http.threads: N epoll threads; 0 = a thread per connection */
+	int http_workers;	    /* http.workers: pool mode's threads for blocking handlers */
 	int http_timeout_s;	    /* http.timeout_s: idle connection timeout */
 	int http_max_header_bytes;  /* http.max_header_bytes */
 	int http_max_body_bytes;    /* http.max_body_bytes: default route body limit */

@@ -135,11 +135,21 @@ static bool audit_wanted(struct http_req *req)
 	return req->authed || req->status < 400;
 }
 
+/* A refusal's audit entry: queued when the request can be answered later (pool mode), so
+   refusals (429s of a flood) never hold an epoll thread for a commit. */
 static void audit_after(struct http_req *req)
 {
-	if (audit_wanted(req))
-		http_audit(req, req->authed ? req->who.tenant_id : NULL,
-			   req->authed ? req->who.actor_id : NULL);
+	if (!audit_wanted(req))
+		return;
+	const char *tenant = req->authed ? req->who.tenant_id : NULL;
+	const char *actor = req->authed ? req->who.actor_id : NULL;
+	if (req->resume) {
+		req->pending = true;
+		if (http_audit_async(req, tenant, actor) == 0)
+			return; /* resumed once written */
+		req->pending = false;
+	}
+	http_audit(req, tenant, actor);
 }
 
 /* The handler returned r: an error answer when it set none. */

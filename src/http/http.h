@@ -34,6 +34,10 @@ enum route_flags {
 	ROUTE_AUTH_CHANGE = 16, /* a success changes who may do what: drop cached principals */
 	ROUTE_ANY_BODY = 32,	/* raw body of any type (providers' webhooks): not parsed */
 	ROUTE_FORM = 64,	/* a form body (Twilio-compatible routes), parsed into req->json */
+	/* never holds its thread for long once its write is queued (http_write_async), so in
+	   pool mode on SQLite it runs on the epoll thread (so do GET and HEAD routes without
+	   ROUTE_RAW); every other route runs on a worker thread, suspended meanwhile */
+	ROUTE_INLINE = 128,
 };
 
 struct route {

@@ -1,9 +1,11 @@
 /* server.c: libmicrohttpd glue: accepts connections, enforces header and body limits,
    hands complete requests to http_dispatch, writes the response and the request log; in
-   pool mode suspends a request whose write is queued and answers it once resumed. */
+   pool mode suspends a request whose write is queued, or whose handler may block (then run
+   on a worker thread), and answers it once resumed. */
 #include <assert.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <arpa/inet.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -14,10 +16,26 @@
 
 #include "http.h"
 
+struct conn_state;
+
+/* Pool mode: the threads that run handlers which may block (a write waited for, argon2id,
+   outbound I/O), so that no epoll thread does. */
+struct workers {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct conn_state *head, *tail;
+	bool stop;
+	int n;
+	pthread_t *threads;
+};
+
 struct http_server {
 	struct MHD_Daemon *d;
 	struct app *app;
-	bool pool;		/* http.threads > 0: epoll threads that must not wait on commits */
+	bool pool;	  /* http.threads > 0: epoll threads that must not wait on commits */
+	struct workers w; /* in pool mode */
+	atomic_int open;  /* connections, counted in pool mode (open_connections) */
+	int max_open;
 	atomic_bool stopping;	/* no more suspended requests: stop waits for the last one */
 	atomic_int suspendable; /* requests that may be or are suspended (MHD_stop_daemon with
 				   one suspended is an API violation) */
@@ -38,6 +56,8 @@ struct conn_state {
 	int early_status; /* 404/405 known before the body arrives */
 	char pathbuf[1024];
 	char parambuf[1024];
+	struct conn_state *next; /* in the workers' queue */
+	atomic_int holds;	 /* a request on a worker: its answer, and the worker */
 };
 
 static const char *mhd_lookup(struct http_req *req, int kind, const char *name)
@@ -190,6 +210,105 @@ static void suspend(struct conn_state *cs, struct MHD_Connection *c)
 		MHD_resume_connection(c); /* it stays DONE */
 }
 
+/* ---- workers ---- */
+
+/* req->resume of a request run on a worker: once both the answer is ready and the worker is
+   done with the request, the connection resumes. */
+static void held_resume(struct http_req *req)
+{
+	struct conn_state *cs =
+	    (struct conn_state *)(void *)((char *)req - offsetof(struct conn_state, req));
+	if (atomic_fetch_sub(&cs->holds, 1) == 1)
+		on_resume(req);
+}
+
+static void run_on_worker(struct conn_state *cs)
+{
+	struct http_req *req = &cs->req;
+	req->pending = false; /* the handler may queue its write: then its completion answers */
+	http_dispatch(req);
+	if (!req->pending) {
+		req->pending = true; /* the MHD thread answers it once resumed */
+		held_resume(req);
+	}
+	held_resume(req);
+}
+
+static void *worker_main(void *arg)
+{
+	struct workers *w = arg;
+	pthread_setname_np(pthread_self(), "http-worker");
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (!w->head && !w->stop)
+			pthread_cond_wait(&w->wake, &w->lock);
+		struct conn_state *cs = w->head;
+		if (!cs)
+			break;
+		w->head = cs->next;
+		if (!w->head)
+			w->tail = NULL;
+		pthread_mutex_unlock(&w->lock);
+		run_on_worker(cs);
+		pthread_mutex_lock(&w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static void workers_push(struct workers *w, struct conn_state *cs)
+{
+	cs->next = NULL;
+	pthread_mutex_lock(&w->lock);
+	if (w->tail)
+		w->tail->next = cs;
+	else
+		w->head = cs;
+	w->tail = cs;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static int workers_start(struct workers *w, int n)
+{
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->wake, NULL);
+	w->threads = mem_zalloc(sizeof(*w->threads) * (size_t)n);
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 512 * 1024);
+	for (; w->n < n; w->n++)
+		if (pthread_create(&w->threads[w->n], &attr, worker_main, w) != 0)
+			break;
+	pthread_attr_destroy(&attr);
+	return w->n == n ? 0 : -EAGAIN;
+}
+
+/* After the daemon stopped: the queue is empty (every request was answered). */
+static void workers_stop(struct workers *w)
+{
+	if (!w->threads)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_broadcast(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	for (int i = 0; i < w->n; i++)
+		pthread_join(w->threads[i], NULL);
+	mem_free(w->threads);
+	w->threads = NULL;
+}
+
+/* Runs on the epoll thread: cannot hold it for long (ROUTE_INLINE where writes are queued,
+   or a plain read). */
+static bool runs_inline(const struct http_req *req)
+{
+	unsigned f = req->route->flags;
+	if ((f & ROUTE_INLINE) && store_writes_queued(req->app->st))
+		return true;
+	return (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD")) && !(f & ROUTE_RAW);
+}
+
 /* MHD calls again once a pending request is resumed: its answer is complete. */
 static enum MHD_Result answer_pending(struct http_server *srv, struct conn_state *cs,
 				      struct MHD_Connection *c)
@@ -339,6 +458,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		req->body = cs->body.p ? cs->body.p : "";
 		req->body_len = cs->body.len;
 		allow_async(srv, cs);
+		if (req->resume && !runs_inline(req)) {
+			atomic_store(&cs->holds, 2);
+			req->resume = held_resume;
+			req->pending = true;
+			workers_push(&srv->w, cs);
+			suspend(cs, c);
+			return MHD_YES;
+		}
 		http_dispatch(req);
 		if (req->pending) {
 			suspend(cs, c);
@@ -382,6 +509,27 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 	log_event(LOG_DEBUG, msg, json_pack("{s:s}", "component", "mhd"));
 }
 
+/* Pool mode: libmicrohttpd's epoll threads stop accepting at their connection limit and
+   leave the rest waiting in the listen backlog; a thread per connection accepts and closes
+   them. The pool counts connections itself and closes those over http.max_connections at
+   once, as the other mode does, with the library's own limit a little higher. */
+static void count_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+			     enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *srv = cls;
+	(void)c;
+	(void)socket_ctx;
+	atomic_fetch_add(&srv->open, code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+}
+
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	struct http_server *srv = cls;
+	(void)addr;
+	(void)len;
+	return atomic_load(&srv->open) < srv->max_open ? MHD_YES : MHD_NO;
+}
+
 static int parse_listen(const char *s, struct sockaddr_in *sa)
 {
 	char host[64];
@@ -412,6 +560,8 @@ int http_server_start(struct app *app, struct http_server **ret)
 	   handler still holds them up */
 	unsigned threads = (unsigned)app->cfg->http_threads;
 	srv->pool = threads > 0;
+	srv->max_open = app->cfg->http_max_connections;
+	unsigned limit = (unsigned)srv->max_open + (threads ? 64 : 0);
 	unsigned flags =
 	    threads ? MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG
 		    : MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
@@ -419,18 +569,25 @@ int http_server_start(struct app *app, struct http_server **ret)
 	struct MHD_OptionItem opts[] = {
 	    {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL}, /* first: it logs the rest */
 	    {MHD_OPTION_SOCK_ADDR, 0, &sa},
-	    {MHD_OPTION_CONNECTION_LIMIT, app->cfg->http_max_connections, NULL},
+	    {MHD_OPTION_CONNECTION_LIMIT, limit, NULL},
 	    {MHD_OPTION_CONNECTION_TIMEOUT, app->cfg->http_timeout_s, NULL},
 	    {MHD_OPTION_CONNECTION_MEMORY_LIMIT, app->cfg->http_max_header_bytes, NULL},
 	    {MHD_OPTION_THREAD_STACK_SIZE, 512 * 1024, NULL},
 	    {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
 	    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv},
+	    {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)count_connection, srv},
 	    {threads ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL},
 	    {MHD_OPTION_END, 0, NULL},
 	};
-	srv->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, opts,
-				  MHD_OPTION_END);
+	if (threads && workers_start(&srv->w, app->cfg->http_workers) < 0) {
+		workers_stop(&srv->w);
+		mem_free(srv);
+		return -EAGAIN;
+	}
+	srv->d = MHD_start_daemon(flags, 0, threads ? accept_policy : NULL, srv, on_request, srv,
+				  MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!srv->d) {
+		workers_stop(&srv->w);
 		mem_free(srv);
 		return -EADDRINUSE;
 	}
@@ -448,5 +605,6 @@ void http_server_stop(struct http_server *srv)
 	while (atomic_load(&srv->suspendable) > 0)
 		usleep(1000);
 	MHD_stop_daemon(srv->d);
+	workers_stop(&srv->w);
 	mem_free(srv);
 }

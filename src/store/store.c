@@ -59,6 +59,11 @@ int store_tx(struct store *st, const char *tenant_id, int flags, store_tx_fn *fn
 	return st->be->run(st, tenant_id, flags, fn, arg);
 }
 
+bool store_writes_queued(const struct store *st)
+{
+	return st->be->run_async != NULL;
+}
+
 int store_tx_async(struct store *st, const char *tenant_id, int flags, store_tx_fn *fn, void *arg,
 		   store_done_cb *done, void *done_arg)
 {

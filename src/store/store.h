@@ -50,12 +50,15 @@ typedef void(store_done_cb)(void *arg, int result);
    once; on SQLite it runs on the store's completion thread after the batch's commit (in
    queue order, while the writer goes on with the next batch), where it must be quick and
    must not wait for another write (store_tx with STORE_WRITE there returns -EDEADLK;
-   queueing one with store_tx_async is fine). Reads, and backends without a writer thread (PostgreSQL), run the
-   transaction now and call done before returning. fn and arg stay the caller's until done.
-   Returns 0, or a negative errno (-EBUSY: the store is closing) and then done is never
-   called. */
+   queueing one with store_tx_async is fine). Reads, and backends without a writer thread
+   (PostgreSQL), run the transaction now and call done before returning. fn and arg stay the
+   caller's until done. Returns 0, or a negative errno (-EBUSY: the store is closing) and then done
+   is never called. */
 int store_tx_async(struct store *st, const char *tenant_id, int flags, store_tx_fn *fn, void *arg,
 		   store_done_cb *done, void *done_arg);
+/* Whether store_tx_async queues writes (SQLite's writer thread) rather than running them on
+   the caller's thread (PostgreSQL). */
+bool store_writes_queued(const struct store *st);
 /* The tenant the transaction is scoped to (NULL in system scope). */
 const char *store_tx_tenant(const struct store_tx *tx);
 

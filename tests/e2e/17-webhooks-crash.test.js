@@ -14,8 +14,10 @@ const EVENTS = 10000;
 const WORKERS = 32;
 
 let srv, rcv;
+// slow until the kill, so that deliveries are still queued then however fast the emits are
+let delayMs = 200;
 before(async () => {
-	rcv = await startReceiver(() => ({ status: 204, delayMs: 40 }));
+	rcv = await startReceiver(() => ({ status: 204, delayMs }));
 	srv = await h.startServer({
 		tag: 'whcrash',
 		env: {
@@ -56,6 +58,7 @@ test('kill -9 with 10,000 events queued and deliveries in flight: none lost', { 
 	const tEmit = Date.now() - t0;
 	await srv.kill9(); // deliveries in flight, thousands queued
 	const atKill = unique().size;
+	delayMs = 40;
 	await srv.start();
 	const tRestart = Date.now();
 	await rcv.waitFor(() => unique().size >= accepted.size, 180000, 'every accepted event after the restart');

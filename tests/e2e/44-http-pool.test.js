@@ -3,8 +3,9 @@
 // 500 concurrent messages over 64 connections all answered 201 with distinct ids and all
 // stored (request log and metrics still count each), refusals with the error shape and their
 // audit entries, Idempotency-Key pairs sent at once (one message, one replay), clients that
-// leave while their request is suspended, the routes that still write on the pool thread
-// (login with argon2, keys, webhooks, cancel), and SIGTERM with requests in flight.
+// leave while their request is suspended, the routes that run on worker threads (login with
+// argon2, keys, webhooks, cancel) during a burst, a slow login that holds up no read on a
+// single epoll thread, and SIGTERM with requests in flight.
 'use strict';
 
 const { describe, test, before, after } = require('node:test');
@@ -212,6 +213,39 @@ test('other routes in the pool: login (argon2), register, keys, webhooks, lists,
 	assert.ok(res.every((r) => r.status === 201), 'the burst was served meanwhile');
 	// another tenant never sees these
 	h.expectError(await srv.req('GET', `/v1/messages/${later.id}`, { token: U.token }), 404);
+});
+
+// One epoll thread and a slow argon2id: a login runs on a worker thread (suspended), so the
+// epoll thread answers reads and messages meanwhile instead of waiting behind the hash.
+test('a login hashing on a worker holds up no other request', { timeout: 60000 }, async () => {
+	const one = await h.startServer({
+		tag: 'pool-one',
+		env: { IRISX_HTTP_THREADS: '1', IRISX_AUTH_ARGON2_M_KIB: '65536', IRISX_AUTH_ARGON2_T_COST: '4' },
+	});
+	try {
+		const O = await h.registerTenant(one, { tag: 'pool-one' });
+		const logins = [];
+		let hashing = true;
+		const t0 = Date.now();
+		for (let i = 0; i < 2; i++)
+			logins.push(h.login(one, O.email).then(() => Date.now() - t0));
+		const waits = [];
+		while (hashing) {
+			const t = Date.now();
+			h.expectStatus(await one.req('GET', '/v1/auth/me', { token: O.token }), 200);
+			waits.push(Date.now() - t);
+			hashing = (await Promise.race([Promise.all(logins).then(() => false), h.sleep(5).then(() => true)]));
+		}
+		const took = Math.min(...(await Promise.all(logins)));
+		waits.sort((a, b) => a - b);
+		const worst = waits[waits.length - 1];
+		console.log(`# pool worker: login ${took} ms, ${waits.length} reads meanwhile, slowest ${worst} ms`);
+		assert.ok(took >= 150, `the hash should be slow for this test (${took} ms)`);
+		assert.ok(waits.length >= 5, `only ${waits.length} reads answered during the logins`);
+		assert.ok(worst < took / 2, `a read waited ${worst} ms behind a ${took} ms login`);
+	} finally {
+		await one.cleanup();
+	}
 });
 
 test('SIGTERM with requests in flight: a clean exit, every 201 committed', { timeout: 120000 }, async () => {

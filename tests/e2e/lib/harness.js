@@ -302,7 +302,8 @@ class Server {
 		// IRISX_E2E_BUS_URL runs every server of the suite on that bus (e.g. nats://...)
 		if (process.env.IRISX_E2E_BUS_URL)
 			env.IRISX_BUS_URL = process.env.IRISX_E2E_BUS_URL;
-		// IRISX_E2E_HTTP_THREADS=N runs every server with http.threads = N (the epoll pool)
+		// IRISX_E2E_HTTP_THREADS=N runs every server with http.threads = N (0: a thread per
+		// connection) unless its test sets its own
 		if (process.env.IRISX_E2E_HTTP_THREADS)
 			env.IRISX_HTTP_THREADS = process.env.IRISX_E2E_HTTP_THREADS;
 		if (this.pg) {

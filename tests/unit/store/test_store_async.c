@@ -31,7 +31,7 @@ struct ajob {
 	   before writing anything */
 	int kind;
 	char id[ID_LEN + 1];
-	atomic_int runs; /* of ajob_fn */
+	atomic_int runs;     /* of ajob_fn */
 	pthread_t fn_thread; /* the one fn ran on (the writer, for a write) */
 	int result;
 	atomic_int calls;
