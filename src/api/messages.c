@@ -97,6 +97,7 @@ static int sent(struct http_req *req, void *arg, int r)
 {
 	struct mctx *c = arg;
 	json_decref(c->acc.event_data);
+	free(c->acc.event_text);
 	json_decref(c->body);
 	mem_free(c);
 	bus_kick(req->app->bus);
@@ -116,6 +117,7 @@ static int sms_send(struct http_req *req, struct mctx *c)
 	}
 	if (!c->why.code) {
 		c->acc.event_data = messaging_sms_queued_data(&c->sms, &c->acc);
+		c->acc.event_text = json_serialize(c->acc.event_data, JSON_COMPACT, NULL);
 		c->body = accepted_body(c);
 	}
 	return http_write_async(req, req->who.tenant_id, send_fn, c, sent, c);

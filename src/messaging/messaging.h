@@ -58,6 +58,7 @@ struct sms_accepted {
 	json_t *event_data;   /* optional, the caller's: message.queued's data, made before the
 				 write transaction (messaging_sms_queued_data) so the writer only
 				 inserts; NULL: made in the transaction */
+	char *event_text;     /* optional, the caller's: event_data serialized (compact) */
 };
 /* The checks alone (a read transaction will do: the API runs them before its write, so the
    writer thread only inserts): 0 with *ret filled (id, encoding, segments, price), or

@@ -168,7 +168,8 @@ int messaging_sms_enqueue_tx(struct bus *bus, struct store_tx *tx, const struct 
 		return rr;
 	json_t *data =
 	    ret->event_data ? json_incref(ret->event_data) : messaging_sms_queued_data(r, ret);
-	rr = webhooks_emit_tx(bus, tx, r->tenant_id, "message.queued", data, NULL, NULL);
+	rr = webhooks_emit_text_tx(bus, tx, r->tenant_id, "message.queued", data,
+				   ret->event_data ? ret->event_text : NULL);
 	json_decref(data);
 	return rr < 0 ? rr : 0;
 }

@@ -130,17 +130,18 @@ static char *event_body(const char *type, uint64_t created_us, json_t *data)
 	return s;
 }
 
-int webhooks_emit_tx(struct bus *bus, struct store_tx *tx, const char *tenant_id, const char *type,
-		     json_t *data, const char *only_endpoint, char ret_event_id[ID_LEN + 1])
+static int emit(struct bus *bus, struct store_tx *tx, const char *tenant_id, const char *type,
+		json_t *data, const char *dtext, const char *only_endpoint,
+		char ret_event_id[ID_LEN + 1])
 {
 	if (!json_is_object(data) || !webhooks_event_known(type))
 		return -EINVAL;
 	char id[ID_LEN + 1];
 	id_new("EV", id);
 	uint64_t now = time_now_us();
-	char *dtext = json_serialize(data, JSON_COMPACT, NULL);
-	int r = store_event_insert(tx, tenant_id, id, type, dtext, now);
-	free(dtext);
+	char *made = dtext ? NULL : json_serialize(data, JSON_COMPACT, NULL);
+	int r = store_event_insert(tx, tenant_id, id, type, dtext ? dtext : made, now);
+	free(made);
 	if (r < 0)
 		return r;
 	char *body = NULL; /* the envelope, made once an endpoint wants the event */
@@ -174,6 +175,18 @@ int webhooks_emit_tx(struct bus *bus, struct store_tx *tx, const char *tenant_id
 	if (r >= 0 && ret_event_id)
 		memcpy(ret_event_id, id, sizeof(id));
 	return r < 0 ? r : 0;
+}
+
+int webhooks_emit_tx(struct bus *bus, struct store_tx *tx, const char *tenant_id, const char *type,
+		     json_t *data, const char *only_endpoint, char ret_event_id[ID_LEN + 1])
+{
+	return emit(bus, tx, tenant_id, type, data, NULL, only_endpoint, ret_event_id);
+}
+
+int webhooks_emit_text_tx(struct bus *bus, struct store_tx *tx, const char *tenant_id,
+			  const char *type, json_t *data, const char *dtext)
+{
+	return emit(bus, tx, tenant_id, type, data, dtext, NULL, NULL);
 }
 
 int webhooks_replay_tx(struct bus *bus, struct store_tx *tx, const char *tenant_id,

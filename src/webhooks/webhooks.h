@@ -39,6 +39,10 @@ json_t *webhooks_catalogue(void);
    bus_kick after the transaction commits for the fastest delivery. */
 int webhooks_emit_tx(struct bus *bus, struct store_tx *tx, const char *tenant_id, const char *type,
 		     json_t *data, const char *only_endpoint, char ret_event_id[ID_LEN + 1]);
+/* webhooks_emit_tx to every matching endpoint, with data already serialized (compact) in
+   dtext, made outside the transaction (NULL: serialized here). */
+int webhooks_emit_text_tx(struct bus *bus, struct store_tx *tx, const char *tenant_id,
+			  const char *type, json_t *data, const char *dtext);
 /* Queues one more delivery of an already stored event to an endpoint (replay); a new job
    each time. */
 int webhooks_replay_tx(struct bus *bus, struct store_tx *tx, const char *tenant_id,
