@@ -76,6 +76,7 @@ void buf_free(struct buf *b);
 /* ---- logging: one JSON object per line to stderr; the edge logs, libraries return codes ---- */
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 void log_set_level(enum log_level lvl);
+bool log_enabled(enum log_level lvl); /* whether log_event at lvl writes a line */
 /* Logs msg with the fields of obj (may be NULL; reference is stolen). */
 void log_event(enum log_level lvl, const char *msg, json_t *fields);
 /* Replaces secrets in s (Bearer/Basic credentials, irx_ keys, JWTs) in place with ***. */

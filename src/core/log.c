@@ -40,6 +40,11 @@ void log_redact(char *s)
 	}
 }
 
+bool log_enabled(enum log_level lvl)
+{
+	return lvl >= min_level;
+}
+
 void log_event(enum log_level lvl, const char *msg, json_t *fields)
 {
 	if (lvl < min_level) {

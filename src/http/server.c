@@ -138,8 +138,9 @@ headers:
 
 static void log_request(struct http_req *req, const char *path)
 {
-	if (req->route && (req->route->flags & ROUTE_NO_LOG))
-		return;
+	if ((req->route && (req->route->flags & ROUTE_NO_LOG)) ||
+	    !log_enabled(req->status >= 500 ? LOG_ERROR : LOG_INFO))
+		return; /* nothing built for a line that would not be written */
 	json_t *f = json_object();
 	json_object_set_new(f, "request_id", json_string(req->request_id));
 	json_object_set_new(f, "method", json_string(req->method));
