@@ -40,6 +40,8 @@ void price_cache_free(struct price_cache *pc);
    as gen (store_sms_facts' routing_gen), else read again first. */
 int price_cache_cost(struct price_cache *pc, int64_t gen, const char *tenant_id,
 		     const char *channel, const char *dest, int64_t *ret);
+/* Read transactions the cache has made (its misses), for tests and figures. */
+uint64_t price_cache_loads(struct price_cache *pc);
 
 struct sms_request {
 	const char *tenant_id, *from, *to, *body, *status_callback;

@@ -13,7 +13,9 @@
 
 enum {
 	PREFIX_MAX = 15,   /* an E.164 number has at most 15 digits: longer never match */
-	OWNERS_CAP = 4096, /* tenants remembered (whether they have providers of their own) */
+	OWNERS_CAP = 4096, /* slots for the tenants remembered (whether they have providers of
+			      their own): at most half are used, the least recently used one
+			      making room for the next */
 	CHANNELS = 2,	   /* sms, email */
 };
 
@@ -35,6 +37,7 @@ struct owner {
 	char tenant[ID_LEN + 1]; /* "": an empty slot */
 	int channel;
 	struct deck *own; /* NULL: the operator's deck */
+	uint64_t used;	  /* tick of the last lookup */
 };
 
 struct price_cache {
@@ -45,6 +48,8 @@ struct price_cache {
 	struct deck *op[CHANNELS];
 	struct owner *owners;
 	size_t nowners;
+	uint64_t tick;
+	uint64_t loads; /* read transactions made (price_cache_loads) */
 };
 
 static uint64_t hash(uint32_t prov, const char *s, size_t n)
@@ -133,14 +138,46 @@ static int64_t deck_cost(const struct deck *d, const char *dest)
 	return best;
 }
 
+static size_t owner_home(const char *tenant, int ch)
+{
+	return hash((uint32_t)ch, tenant, strlen(tenant)) & (OWNERS_CAP - 1);
+}
+
 static struct owner *owner_find(struct price_cache *pc, const char *tenant, int ch)
 {
-	for (size_t i = hash((uint32_t)ch, tenant, strlen(tenant)) & (OWNERS_CAP - 1);;
-	     i = (i + 1) & (OWNERS_CAP - 1)) {
+	for (size_t i = owner_home(tenant, ch);; i = (i + 1) & (OWNERS_CAP - 1)) {
 		struct owner *o = &pc->owners[i];
 		if (!o->tenant[0] || (o->channel == ch && !strcmp(o->tenant, tenant)))
 			return o;
 	}
+}
+
+/* Forgets the least recently used owner. Linear probing: the entries after it in its run
+   move back into the hole when their home slot does not lie between the hole and them. */
+static void owner_evict(struct price_cache *pc)
+{
+	size_t i = OWNERS_CAP;
+	for (size_t k = 0; k < OWNERS_CAP; k++)
+		if (pc->owners[k].tenant[0] &&
+		    (i == OWNERS_CAP || pc->owners[k].used < pc->owners[i].used))
+			i = k;
+	if (i == OWNERS_CAP)
+		return;
+	deck_free(pc->owners[i].own);
+	for (size_t j = i;;) {
+		j = (j + 1) & (OWNERS_CAP - 1);
+		struct owner *o = &pc->owners[j];
+		if (!o->tenant[0])
+			break;
+		size_t h = owner_home(o->tenant, o->channel);
+		bool stays = i <= j ? (i < h && h <= j) : (i < h || h <= j);
+		if (!stays) {
+			pc->owners[i] = *o;
+			i = j;
+		}
+	}
+	pc->owners[i] = (struct owner){0};
+	pc->nowners--;
 }
 
 static void clear_owners(struct price_cache *pc)
@@ -239,12 +276,15 @@ static void install(struct price_cache *pc, struct load *l, int ch)
 		l->opdeck = NULL;
 	}
 	if (l->need_owner && l->tenant) {
-		if (pc->nowners >= OWNERS_CAP / 2)
-			clear_owners(pc); /* many tenants: start over rather than probe long */
 		struct owner *o = owner_find(pc, l->tenant, ch);
+		if (!o->tenant[0] && pc->nowners >= OWNERS_CAP / 2) {
+			owner_evict(pc); /* many tenants: probes stay short */
+			o = owner_find(pc, l->tenant, ch);
+		}
 		if (!o->tenant[0]) {
 			snprintf(o->tenant, sizeof(o->tenant), "%s", l->tenant);
 			o->channel = ch;
+			o->used = ++pc->tick;
 			o->own = l->own ? l->mine : NULL;
 			if (l->own)
 				l->mine = NULL;
@@ -264,6 +304,8 @@ int price_cache_cost(struct price_cache *pc, int64_t gen, const char *tenant_id,
 			struct owner *o = tenant_id ? owner_find(pc, tenant_id, ch) : NULL;
 			const struct deck *d = o && o->own ? o->own : pc->op[ch];
 			if ((!tenant_id || o->tenant[0]) && d) {
+				if (o)
+					o->used = ++pc->tick;
 				*ret = deck_cost(d, dest);
 				pthread_mutex_unlock(&pc->lock);
 				return 0;
@@ -274,6 +316,7 @@ int price_cache_cost(struct price_cache *pc, int64_t gen, const char *tenant_id,
 			l.need_owner = tenant_id != NULL;
 			l.need_op = true;
 		}
+		pc->loads++;
 		pthread_mutex_unlock(&pc->lock);
 		int r = store_tx(pc->st, NULL, STORE_READ, load_fn, &l);
 		if (r >= 0) {
@@ -287,4 +330,12 @@ int price_cache_cost(struct price_cache *pc, int64_t gen, const char *tenant_id,
 			return r;
 	}
 	return -EAGAIN; /* the decks changed under every pass */
+}
+
+uint64_t price_cache_loads(struct price_cache *pc)
+{
+	pthread_mutex_lock(&pc->lock);
+	uint64_t n = pc->loads;
+	pthread_mutex_unlock(&pc->lock);
+	return n;
 }

@@ -2,7 +2,8 @@
    random decks and numbers give the same cheapest rate both ways; every change to a rate or
    a provider raises the routing generation and the next lookup sees it; a tenant with
    providers of its own is priced from its own deck only; store_sms_facts in one statement;
-   readers on several threads while the decks change. */
+   the least recently used tenant forgotten past 2,048; readers on several threads while the
+   decks change. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -214,6 +215,45 @@ static void test_generations(void)
 	CHECK_EQ_INT(cached_cost(ta, "+15551234567"), 4000);
 }
 
+/* Past 2,048 tenants the least recently used one is forgotten: the 2,000 most recent of
+   3,000 are all still there (no read), and a tenant looked up between every newcomer's
+   first lookup is never read again; the answers stay right throughout. */
+static void test_lru(void)
+{
+	enum { N = 3000, RECENT = 2000, NEWCOMERS = 5000 };
+	static char t[N][ID_LEN + 1];
+	int64_t g = gen_now(), c;
+	int wrong = 0;
+	CHECK_EQ_INT(cached_cost(tb, "+15551234567"), 4000);
+	for (int i = 0; i < N; i++) {
+		id_new("TN", t[i]);
+		c = -2;
+		if (price_cache_cost(pc, g, t[i], "sms", "+15551234567", &c) < 0 || c != 4000)
+			wrong++;
+	}
+	uint64_t loads = price_cache_loads(pc);
+	for (int i = N - RECENT; i < N; i++) {
+		c = -2;
+		if (price_cache_cost(pc, g, t[i], "sms", "+15551234567", &c) < 0 || c != 4000)
+			wrong++;
+	}
+	CHECK_EQ_INT((int)(price_cache_loads(pc) - loads), 0);
+	CHECK_EQ_INT(cached_cost(tb, "+15551234567"), 4000); /* read again: it was the oldest */
+	loads = price_cache_loads(pc);
+	for (int i = 0; i < NEWCOMERS; i++) {
+		char n[ID_LEN + 1];
+		id_new("TN", n);
+		c = -2;
+		if (price_cache_cost(pc, g, n, "sms", "+15551234567", &c) < 0 || c != 4000)
+			wrong++;
+		c = -2;
+		if (price_cache_cost(pc, g, tb, "sms", "+15551234567", &c) < 0 || c != 4000)
+			wrong++;
+	}
+	CHECK_EQ_INT((int)(price_cache_loads(pc) - loads), NEWCOMERS);
+	CHECK_EQ_INT(wrong, 0);
+}
+
 struct facts_arg {
 	const char *from, *to;
 	struct store_sms_facts f;
@@ -301,6 +341,7 @@ int main(void)
 	test_facts();
 	test_differential();
 	test_generations();
+	test_lru();
 	test_threads();
 	price_cache_free(pc);
 	store_close(st);
