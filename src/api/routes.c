@@ -53,8 +53,8 @@ const struct route api_routes[] = {
     {"DELETE", "/v1/api-keys/{id}", h_keys_revoke, ROLE_ADMIN, 0, "api_key.revoke",
      ROUTE_AUTH_CHANGE, "Revoke an API key"},
 
-    {"GET", "/v1/tenant/auth-token", h_auth_token_get, ROLE_ADMIN, 0, "tenant.auth_token", 0,
-     "The auth token that signs status callbacks (X-Twilio-Signature)"},
+    {"GET", "/v1/tenant/auth-token", h_auth_token_get, ROLE_ADMIN, 0, "tenant.auth_token",
+     ROUTE_WORKER, "The auth token that signs status callbacks (X-Twilio-Signature)"},
     {"POST", "/v1/tenant/auth-token/rotate", h_auth_token_get, ROLE_OWNER, 16 * KB,
      "tenant.auth_token_rotate", ROUTE_AUTH_CHANGE,
      "Replace the auth token (the old one stops at once)"},

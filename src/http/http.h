@@ -36,8 +36,10 @@ enum route_flags {
 	ROUTE_FORM = 64,	/* a form body (Twilio-compatible routes), parsed into req->json */
 	/* never holds its thread for long once its write is queued (http_write_async), so in
 	   pool mode on SQLite it runs on the epoll thread (so do GET and HEAD routes without
-	   ROUTE_RAW); every other route runs on a worker thread, suspended meanwhile */
+	   ROUTE_RAW or ROUTE_WORKER); every other route runs on a worker thread, suspended
+	   meanwhile */
 	ROUTE_INLINE = 128,
+	ROUTE_WORKER = 256, /* a GET that may write (made on first use): on a worker thread */
 };
 
 struct route {

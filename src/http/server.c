@@ -307,7 +307,8 @@ static bool runs_inline(const struct http_req *req)
 	unsigned f = req->route->flags;
 	if ((f & ROUTE_INLINE) && store_writes_queued(req->app->st))
 		return true;
-	return (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD")) && !(f & ROUTE_RAW);
+	return (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD")) &&
+	       !(f & (ROUTE_RAW | ROUTE_WORKER));
 }
 
 /* MHD calls again once a pending request is resumed: its answer is complete. */
