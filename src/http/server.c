@@ -32,10 +32,10 @@ struct workers {
 struct http_server {
 	struct MHD_Daemon *d;
 	struct app *app;
-	bool pool;	  /* http.threads > 0: epoll threads that must not wait on commits */
-	struct workers w; /* in pool mode */
-	atomic_int open;  /* connections, counted in pool mode (open_connections) */
-	int max_open;
+	bool pool;		/* http.threads > 0: epoll threads that must not wait on commits */
+	struct workers w;	/* in pool mode */
+	atomic_int open;	/* connections open (count_connection) */
+	int max_open;		/* http.max_connections: accept_policy closes the ones past it */
 	atomic_bool stopping;	/* no more suspended requests: stop waits for the last one */
 	atomic_int suspendable; /* requests that may be or are suspended (MHD_stop_daemon with
 				   one suspended is an API violation) */
@@ -514,7 +514,7 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 /* Pool mode: libmicrohttpd's epoll threads stop accepting at their connection limit and
    leave the rest waiting in the listen backlog; a thread per connection accepts and closes
    them. The pool counts connections itself and closes those over http.max_connections at
-   once, as the other mode does, with the library's own limit a little higher. */
+   once, as the other mode does, with the library's own limit higher. */
 static void count_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
 			     enum MHD_ConnectionNotificationCode code)
 {
@@ -557,13 +557,14 @@ int http_server_start(struct app *app, struct http_server **ret)
 	struct http_server *srv = mem_zalloc(sizeof(*srv));
 	srv->app = app;
 	/* http.threads 0: a thread per connection; N: N epoll threads sharing connections (fewer
-	   context switches); a handler whose write is queued (http_write_async) suspends its
-	   request instead of holding up the thread's other connections, any other blocking
-	   handler still holds them up */
+	   context switches), which never wait: a handler whose write is queued
+	   (http_write_async) suspends its request, one that may block runs on a worker */
 	unsigned threads = (unsigned)app->cfg->http_threads;
 	srv->pool = threads > 0;
 	srv->max_open = app->cfg->http_max_connections;
-	unsigned limit = (unsigned)srv->max_open + (threads ? 64 : 0);
+	/* in the pool the library's own limit is split between its threads: twice the cap, so
+	   that none of them reaches its share before the cap is reached */
+	unsigned limit = (unsigned)srv->max_open * (threads ? 2 : 1);
 	unsigned flags =
 	    threads ? MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG
 		    : MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
