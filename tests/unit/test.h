@@ -64,6 +64,21 @@ static inline void test_clear_irisx_env(void)
 	}
 }
 
+#ifdef IRISX_CORE_H
+/* The defaults, with a fresh SQLite data directory made from the mkdtemp template dir
+   (kept in place: test_remove_db_dir removes it) and no database URL. */
+static inline void test_sqlite_config(struct config *cfg, char *dir)
+{
+	char *err = NULL;
+	CHECK_EQ_INT(config_load(cfg, "/dev/null", &err), 0);
+	CHECK(mkdtemp(dir) != NULL);
+	mem_free(cfg->data_dir);
+	cfg->data_dir = mem_strdup(dir);
+	mem_free(cfg->database_url);
+	cfg->database_url = mem_strdup("");
+}
+#endif
+
 /* Removes a SQLite data directory made by the test: the database, its WAL and shm. */
 static inline void test_remove_db_dir(const char *dir)
 {

@@ -162,13 +162,7 @@ static int tenant_fn(struct store_tx *tx, void *arg)
 
 static void setup(void)
 {
-	char *err = NULL;
-	CHECK_EQ_INT(config_load(&cfg, "/dev/null", &err), 0);
-	CHECK(mkdtemp(dir) != NULL);
-	mem_free(cfg.data_dir);
-	cfg.data_dir = mem_strdup(dir);
-	mem_free(cfg.database_url);
-	cfg.database_url = mem_strdup("");
+	test_sqlite_config(&cfg, dir);
 	app.cfg = &cfg;
 	CHECK_EQ_INT(store_open(&cfg, &app.st), 0);
 	if (!app.st)

@@ -317,14 +317,8 @@ static void test_threads(void)
 
 int main(void)
 {
-	char *err = NULL;
 	srand(7);
-	CHECK_EQ_INT(config_load(&cfg, "/dev/null", &err), 0);
-	CHECK(mkdtemp(dir) != NULL);
-	mem_free(cfg.data_dir);
-	cfg.data_dir = mem_strdup(dir);
-	mem_free(cfg.database_url);
-	cfg.database_url = mem_strdup("");
+	test_sqlite_config(&cfg, dir);
 	CHECK_EQ_INT(store_open(&cfg, &st), 0);
 	if (!st)
 		return test_done("prices");

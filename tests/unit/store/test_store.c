@@ -63,13 +63,7 @@ static const char *row_str(const json_t *row, const char *key)
 
 static void test_open_migrate(void)
 {
-	char *err = NULL;
-	CHECK_EQ_INT(config_load(&cfg, "/dev/null", &err), 0);
-	CHECK(mkdtemp(dir) != NULL);
-	mem_free(cfg.data_dir);
-	cfg.data_dir = mem_strdup(dir);
-	mem_free(cfg.database_url);
-	cfg.database_url = mem_strdup("");
+	test_sqlite_config(&cfg, dir);
 
 	struct config bad = cfg;
 	char mysql[] = "mysql://localhost/irisx";

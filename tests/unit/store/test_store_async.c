@@ -129,13 +129,7 @@ static void check_jobs(const struct ajob *jobs, int n)
 
 static void test_open(void)
 {
-	char *err = NULL;
-	CHECK_EQ_INT(config_load(&cfg, "/dev/null", &err), 0);
-	CHECK(mkdtemp(dir) != NULL);
-	mem_free(cfg.data_dir);
-	cfg.data_dir = mem_strdup(dir);
-	mem_free(cfg.database_url);
-	cfg.database_url = mem_strdup("");
+	test_sqlite_config(&cfg, dir);
 	CHECK_EQ_INT(store_open(&cfg, &st), 0);
 	if (!st) {
 		fprintf(stderr, "store_open failed; cannot continue\n");
@@ -265,6 +259,28 @@ static void *blocker_main(void *arg)
 	return NULL;
 }
 
+/* Starts the blocker and returns once the writer is held by it. */
+static void blocker_start(pthread_t *t, int *result)
+{
+	bl_running = bl_release = false;
+	pthread_create(t, NULL, blocker_main, result);
+	pthread_mutex_lock(&bl_lock);
+	while (!bl_running)
+		pthread_cond_wait(&bl_cond, &bl_lock);
+	pthread_mutex_unlock(&bl_lock);
+}
+
+/* Lets the writer go on (with the batch queued behind the blocker), and joins it. */
+static void blocker_release(pthread_t t, const int *result)
+{
+	pthread_mutex_lock(&bl_lock);
+	bl_release = true;
+	pthread_cond_broadcast(&bl_cond);
+	pthread_mutex_unlock(&bl_lock);
+	pthread_join(t, NULL);
+	CHECK_EQ_INT(*result, 0);
+}
+
 /* Jobs queued while the writer is busy commit as one batch: each completion gets its own
    result, and the failing ones roll back only their own inserts. */
 static void test_batch(void)
@@ -272,11 +288,7 @@ static void test_batch(void)
 	struct ajob jobs[BATCH_JOBS];
 	pthread_t blocker;
 	int blocker_result = -1;
-	pthread_create(&blocker, NULL, blocker_main, &blocker_result);
-	pthread_mutex_lock(&bl_lock);
-	while (!bl_running)
-		pthread_cond_wait(&bl_cond, &bl_lock);
-	pthread_mutex_unlock(&bl_lock);
+	blocker_start(&blocker, &blocker_result);
 	finished = 0;
 	for (int i = 0; i < BATCH_JOBS; i++) {
 		ajob_init(&jobs[i], (i * 7) % 3);
@@ -285,12 +297,7 @@ static void test_batch(void)
 		    0);
 	}
 	CHECK_EQ_INT(finished, 0); /* nothing completes while the batch waits */
-	pthread_mutex_lock(&bl_lock);
-	bl_release = true;
-	pthread_cond_broadcast(&bl_cond);
-	pthread_mutex_unlock(&bl_lock);
-	pthread_join(blocker, NULL);
-	CHECK_EQ_INT(blocker_result, 0);
+	blocker_release(blocker, &blocker_result);
 	wait_finished(BATCH_JOBS);
 	check_jobs(jobs, BATCH_JOBS);
 }
@@ -309,12 +316,7 @@ static void test_replay(void)
 	struct ajob jobs[N];
 	pthread_t blocker;
 	int blocker_result = -1;
-	bl_running = bl_release = false;
-	pthread_create(&blocker, NULL, blocker_main, &blocker_result);
-	pthread_mutex_lock(&bl_lock);
-	while (!bl_running)
-		pthread_cond_wait(&bl_cond, &bl_lock);
-	pthread_mutex_unlock(&bl_lock);
+	blocker_start(&blocker, &blocker_result);
 	finished = 0;
 	for (int i = 0; i < N; i++) {
 		ajob_init(&jobs[i], plan[i][0]);
@@ -322,12 +324,7 @@ static void test_replay(void)
 		CHECK_EQ_INT(
 		    store_tx_async(st, NULL, flags, ajob_fn, &jobs[i], ajob_done, &jobs[i]), 0);
 	}
-	pthread_mutex_lock(&bl_lock);
-	bl_release = true;
-	pthread_cond_broadcast(&bl_cond);
-	pthread_mutex_unlock(&bl_lock);
-	pthread_join(blocker, NULL);
-	CHECK_EQ_INT(blocker_result, 0);
+	blocker_release(blocker, &blocker_result);
 	wait_finished(N);
 	check_jobs(jobs, N);
 	/* the first run (jobs 0-2) was replayed, from the transaction's start; so was the run
