@@ -149,8 +149,8 @@ int http_write(struct http_req *req, const char *tenant_id, store_tx_fn *fn, voi
 	return write_now(req, tenant_id, STORE_WRITE, fn, arg);
 }
 
-/* On the store's completion thread (or at once without one): the rest of http_write, the handler's
-   after, then the request is concluded and handed back to the server. */
+/* On the store's completion thread (or at once without one): the rest of http_write, the
+   handler's after, then the request is concluded and handed back to the server. */
 static void write_done(void *arg, int result)
 {
 	struct write_ctx *w = arg;
